@@ -1,0 +1,166 @@
+//! The server's one error type and the JSON it turns into.
+//!
+//! Client errors carry a code and a message meant for the client. Server
+//! errors are logged inside the request span with their full source chain and
+//! answered with a generic message: internals never reach a client.
+
+use axum::{
+    Json,
+    extract::rejection::{JsonRejection, PathRejection, QueryRejection},
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
+use serde_json::json;
+
+use crate::{
+    overload::{ShedReason, overloaded_response},
+    store::StoreError,
+};
+
+/// `Retry-After` for answers caused by a busy or absent database.
+const DB_RETRY_AFTER_S: u64 = 2;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// Bad input: the status (4xx), a stable code and a message for the client.
+    #[error("{message}")]
+    Client {
+        status: StatusCode,
+        code: &'static str,
+        message: String,
+    },
+    #[error("missing or invalid bearer token")]
+    Unauthorized,
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl AppError {
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> AppError {
+        AppError::Client {
+            status: StatusCode::BAD_REQUEST,
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn unprocessable(code: &'static str, message: impl Into<String>) -> AppError {
+        AppError::Client {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> AppError {
+        AppError::Client {
+            status: StatusCode::CONFLICT,
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+fn body(status: StatusCode, code: &str, message: &str) -> Response {
+    (status, Json(json!({ "error": code, "message": message }))).into_response()
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        match self {
+            AppError::Client {
+                status,
+                code,
+                message,
+            } => body(status, code, &message),
+            AppError::Unauthorized => body(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "missing or invalid bearer token",
+            ),
+            AppError::NotFound(what) => body(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                &format!("{what} not found"),
+            ),
+            AppError::Store(StoreError::PoolTimeout) => {
+                tracing::warn!("no database connection within the acquire timeout");
+                overloaded_response(ShedReason::PoolTimeout, DB_RETRY_AFTER_S)
+            }
+            AppError::Store(e @ StoreError::Unavailable(_)) => {
+                tracing::error!(error = ?anyhow::Error::from(e), "database unavailable");
+                let mut r = body(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "The service is temporarily unavailable. Please try again shortly.",
+                );
+                r.headers_mut().insert(
+                    axum::http::header::RETRY_AFTER,
+                    axum::http::HeaderValue::from(DB_RETRY_AFTER_S),
+                );
+                r
+            }
+            AppError::Store(e) => {
+                tracing::error!(error = ?anyhow::Error::from(e), "store error");
+                internal()
+            }
+            AppError::Internal(e) => {
+                tracing::error!(error = ?e, "internal error");
+                internal()
+            }
+        }
+    }
+}
+
+fn internal() -> Response {
+    body(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "Something went wrong on our side.",
+    )
+}
+
+impl From<JsonRejection> for AppError {
+    fn from(r: JsonRejection) -> Self {
+        let code = match r.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => "body_too_large",
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+            StatusCode::UNPROCESSABLE_ENTITY => "invalid_body",
+            _ => "malformed_json",
+        };
+        AppError::Client {
+            status: r.status(),
+            code,
+            message: r.body_text(),
+        }
+    }
+}
+
+impl From<QueryRejection> for AppError {
+    fn from(r: QueryRejection) -> Self {
+        AppError::bad_request("invalid_query", r.body_text())
+    }
+}
+
+impl From<PathRejection> for AppError {
+    fn from(r: PathRejection) -> Self {
+        AppError::bad_request("invalid_path", r.body_text())
+    }
+}
+
+/// Answers for requests no route matched.
+pub(super) async fn not_found() -> Response {
+    body(StatusCode::NOT_FOUND, "not_found", "no such route")
+}
+
+pub(super) async fn method_not_allowed() -> Response {
+    body(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this route does not take that method",
+    )
+}

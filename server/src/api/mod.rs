@@ -1,0 +1,174 @@
+//! HTTP API: the router, shared state, extractors that turn rejections into
+//! our JSON errors, and one module per resource.
+
+mod error;
+mod garments;
+mod health;
+mod outfits;
+mod users;
+
+use std::{sync::Arc, time::Instant};
+
+use axum::{
+    Router,
+    extract::{DefaultBodyLimit, FromRequest, FromRequestParts, MatchedPath, Request, State},
+    http::{StatusCode, header, request::Parts},
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
+    routing::{get, post, put},
+};
+use sha2::{Digest, Sha256};
+use tower_http::{catch_panic::CatchPanicLayer, trace::TraceLayer};
+
+pub use error::AppError;
+
+use crate::{
+    catalog::CatalogHandle, config::Settings, overload::Admission, store::Db, telemetry::Metrics,
+};
+
+/// What every handler can reach. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub catalog: Arc<CatalogHandle>,
+    pub metrics: Arc<Metrics>,
+    pub admission: Arc<Admission>,
+    pub settings: Arc<Settings>,
+}
+
+/// The whole application as a router, so tests can drive it without a socket.
+pub fn app(state: AppState) -> Router {
+    let admitted = Router::new()
+        .route("/v1/users", post(users::register))
+        .route(
+            "/v1/users/me/profile",
+            put(users::put_profile).get(users::get_profile),
+        )
+        .route("/v1/users/me/saved", get(outfits::saved))
+        .route("/v1/outfits", get(outfits::generate))
+        .route("/v1/outfits/feedback", post(outfits::feedback))
+        .route("/v1/garments", get(garments::list))
+        .route("/v1/garments/{id}", get(garments::get))
+        .route("/readyz", get(health::ready))
+        .layer(middleware::from_fn_with_state(
+            state.admission.clone(),
+            crate::overload::admit,
+        ));
+    // monitoring must keep working when the server sheds everything else
+    let operations = Router::new()
+        .route("/healthz", get(health::alive))
+        .route("/metrics", get(health::metrics));
+    admitted
+        .merge(operations)
+        .fallback(error::not_found)
+        .method_not_allowed_fallback(error::method_not_allowed)
+        .layer(DefaultBodyLimit::max(state.settings.http.body_limit_bytes))
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(middleware::from_fn_with_state(
+            state.metrics.clone(),
+            record_request,
+        ))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+            let route = req
+                .extensions()
+                .get::<MatchedPath>()
+                .map(MatchedPath::as_str)
+                .unwrap_or("unmatched");
+            tracing::info_span!("request", method = %req.method(), route, path = %req.uri().path())
+        }))
+        .with_state(state)
+}
+
+/// Counts every answer by route and status, and times it.
+async fn record_request(State(metrics): State<Arc<Metrics>>, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let started = Instant::now();
+    let response = next.run(req).await;
+    metrics
+        .http_duration
+        .with_label_values(&[&route])
+        .observe(started.elapsed().as_secs_f64());
+    metrics
+        .http_requests
+        .with_label_values(&[&route, response.status().as_str()])
+        .inc();
+    response
+}
+
+fn panic_response(_panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("handler panicked");
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        axum::Json(serde_json::json!({
+            "error": "internal",
+            "message": "Something went wrong on our side.",
+        })),
+    )
+        .into_response()
+}
+
+/// `Json` whose rejections are our JSON errors.
+#[derive(Debug, FromRequest)]
+#[from_request(via(axum::Json), rejection(AppError))]
+pub struct AppJson<T>(pub T);
+
+impl<T: serde::Serialize> IntoResponse for AppJson<T> {
+    fn into_response(self) -> Response {
+        axum::Json(self.0).into_response()
+    }
+}
+
+/// `Query` whose rejections are our JSON errors.
+#[derive(Debug, FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(AppError))]
+pub struct AppQuery<T>(pub T);
+
+/// `Path` whose rejections are our JSON errors.
+#[derive(Debug, FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(AppError))]
+pub struct AppPath<T>(pub T);
+
+/// The user behind a `Authorization: Bearer <token>` header.
+#[derive(Debug, Clone, Copy)]
+pub struct AuthUser {
+    pub id: i64,
+}
+
+/// Bytes of randomness in a token (256 bits), hex-encoded on the wire.
+pub(crate) const TOKEN_BYTES: usize = 32;
+
+/// Tokens are stored only as their SHA-256, so a database dump reveals none.
+pub(crate) fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+impl FromRequestParts<AppState> for AuthUser {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        let header = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or(AppError::Unauthorized)?;
+        let token = header
+            .strip_prefix("Bearer ")
+            .map(str::trim)
+            .ok_or(AppError::Unauthorized)?;
+        // reject malformed tokens without a database round trip
+        if token.len() != TOKEN_BYTES * 2 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(AppError::Unauthorized);
+        }
+        let id = state
+            .db
+            .user_by_token_hash(&token_hash(token))
+            .await?
+            .ok_or(AppError::Unauthorized)?;
+        tracing::Span::current().record("user_id", id);
+        Ok(AuthUser { id })
+    }
+}

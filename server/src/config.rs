@@ -1,0 +1,271 @@
+//! Typed settings: defaults, then an optional TOML file, then `APP_`-prefixed
+//! environment variables (`APP_POOL__MAX_CONNECTIONS=32`), then command-line flags.
+//!
+//! A bad value fails start-up with a message that names the key.
+
+use std::{net::SocketAddr, path::Path, time::Duration};
+
+use figment::{
+    Figment,
+    providers::{Env, Format, Toml},
+};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+/// Everything the server can be told.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// Address to listen on; port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// `sqlite://PATH`, `postgres://...` or `mysql://...`; never printed.
+    pub database_url: SecretString,
+    /// Garments to seed when the catalog is empty at start-up (0: none).
+    pub seed_garments: usize,
+    /// Seed of the synthetic catalog, so a seeded catalog is reproducible.
+    pub catalog_seed: u64,
+    /// Seconds between checks for catalog changes in the store.
+    pub catalog_refresh_s: u64,
+    pub log_format: LogFormat,
+    pub pool: PoolSettings,
+    pub overload: OverloadSettings,
+    pub http: HttpSettings,
+    pub features: FeatureFlags,
+    /// Seconds that in-flight requests get to finish after a shutdown signal.
+    pub shutdown_grace_s: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            database_url: SecretString::from("sqlite://data/outfits.db"),
+            seed_garments: 5_000,
+            catalog_seed: 42,
+            catalog_refresh_s: 10,
+            log_format: LogFormat::Human,
+            pool: PoolSettings::default(),
+            overload: OverloadSettings::default(),
+            http: HttpSettings::default(),
+            features: FeatureFlags::default(),
+            shutdown_grace_s: 10,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+/// Database pool limits.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PoolSettings {
+    pub max_connections: u32,
+    /// How long a request waits for a pooled connection; shorter than the request deadline.
+    pub acquire_timeout_ms: u64,
+    /// A connection held longer than this is reported as a possible leak, with its site.
+    pub leak_threshold_ms: u64,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        PoolSettings {
+            max_connections: 16,
+            acquire_timeout_ms: 1_000,
+            leak_threshold_ms: 5_000,
+        }
+    }
+}
+
+/// Admission control: how much work the server takes on before it sheds.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OverloadSettings {
+    /// Requests executing at once.
+    pub max_inflight: usize,
+    /// Requests allowed to wait for an execution slot.
+    pub max_queue: usize,
+    /// How long a request may wait for a slot before it is shed.
+    pub queue_timeout_ms: u64,
+    /// Server-side deadline of every request, queue wait included.
+    pub request_deadline_ms: u64,
+    /// What `Retry-After` tells a shed client.
+    pub retry_after_s: u64,
+}
+
+impl Default for OverloadSettings {
+    fn default() -> Self {
+        OverloadSettings {
+            max_inflight: 32,
+            max_queue: 128,
+            queue_timeout_ms: 25,
+            request_deadline_ms: 2_000,
+            retry_after_s: 2,
+        }
+    }
+}
+
+/// HTTP limits.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpSettings {
+    /// Largest request body accepted.
+    pub body_limit_bytes: usize,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        HttpSettings {
+            body_limit_bytes: 64 * 1024,
+        }
+    }
+}
+
+/// Experimental features; all default off.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FeatureFlags {
+    /// The "similar taste" model (the one that leaked in the original server).
+    pub taste_model: bool,
+}
+
+impl FeatureFlags {
+    /// Every flag with its state, for logs and metrics.
+    pub fn all(&self) -> Vec<(&'static str, bool)> {
+        vec![("taste_model", self.taste_model)]
+    }
+}
+
+/// A setting that could not be loaded, naming its key.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("invalid setting: {0}")]
+    Invalid(String),
+    #[error("invalid setting `{key}`: {message}")]
+    Inconsistent { key: &'static str, message: String },
+}
+
+impl Settings {
+    /// Loads defaults, then `file` (when given), then `APP_*` variables.
+    pub fn load(file: Option<&Path>) -> Result<Settings, ConfigError> {
+        let mut figment = Figment::new();
+        if let Some(file) = file {
+            if !file.exists() {
+                return Err(ConfigError::Invalid(format!(
+                    "configuration file {} does not exist",
+                    file.display()
+                )));
+            }
+            figment = figment.merge(Toml::file(file));
+        }
+        figment = figment.merge(Env::prefixed("APP_").split("__"));
+        let settings: Settings = figment.extract().map_err(|e| {
+            // figment names the key and the source (file or variable) of each error
+            let all: Vec<String> = e.into_iter().map(|e| e.to_string()).collect();
+            ConfigError::Invalid(all.join("; "))
+        })?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Checks relations between settings that types cannot express.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |key, message: String| Err(ConfigError::Inconsistent { key, message });
+        if self.pool.max_connections == 0 {
+            return bad("pool.max_connections", "must be at least 1".into());
+        }
+        if self.overload.max_inflight == 0 {
+            return bad("overload.max_inflight", "must be at least 1".into());
+        }
+        if self.overload.request_deadline_ms == 0 {
+            return bad("overload.request_deadline_ms", "must be at least 1".into());
+        }
+        if self.pool.acquire_timeout_ms >= self.overload.request_deadline_ms {
+            return bad(
+                "pool.acquire_timeout_ms",
+                format!(
+                    "{} ms must be shorter than overload.request_deadline_ms ({} ms)",
+                    self.pool.acquire_timeout_ms, self.overload.request_deadline_ms
+                ),
+            );
+        }
+        if self.overload.queue_timeout_ms >= self.overload.request_deadline_ms {
+            return bad(
+                "overload.queue_timeout_ms",
+                "must be shorter than overload.request_deadline_ms".into(),
+            );
+        }
+        if self.http.body_limit_bytes == 0 {
+            return bad("http.body_limit_bytes", "must be at least 1".into());
+        }
+        let url = self.database_url.expose_secret();
+        if crate::store::Backend::from_url(url).is_none() {
+            return bad(
+                "database_url",
+                "must start with sqlite:, postgres:, postgresql: or mysql:".into(),
+            );
+        }
+        Ok(())
+    }
+
+    pub fn request_deadline(&self) -> Duration {
+        Duration::from_millis(self.overload.request_deadline_ms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_consistent() {
+        Settings::default()
+            .validate()
+            .expect("default settings validate");
+    }
+
+    #[test]
+    fn acquire_timeout_longer_than_deadline_is_rejected_naming_the_key() {
+        let mut s = Settings::default();
+        s.pool.acquire_timeout_ms = 5_000;
+        let err = s.validate().expect_err("must be rejected").to_string();
+        assert!(err.contains("pool.acquire_timeout_ms"), "{err}");
+    }
+
+    #[test]
+    fn bad_environment_value_names_the_key() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("APP_OVERLOAD__MAX_INFLIGHT", "many");
+            let err = Settings::load(None).expect_err("must fail").to_string();
+            assert!(err.contains("max_inflight"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_key_in_file_is_rejected_naming_it() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("app.toml", "[pool]\nmax_conections = 3\n")?;
+            let err = Settings::load(Some(Path::new("app.toml")))
+                .expect_err("must fail")
+                .to_string();
+            assert!(err.contains("max_conections"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn environment_overrides_file() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("app.toml", "[pool]\nmax_connections = 3\n")?;
+            jail.set_env("APP_POOL__MAX_CONNECTIONS", "7");
+            let s = Settings::load(Some(Path::new("app.toml"))).expect("loads");
+            assert_eq!(s.pool.max_connections, 7);
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,31 @@
+//! The Spikeproof outfit server.
+//!
+//! It suggests outfits from a garment catalog, and it is built to survive a
+//! traffic spike: bounded admission with fast `503`s, deadlines on every
+//! request, pool connections tracked to the code site that took them, and
+//! memory figures exact enough to see a 3-byte-per-request leak.
+//!
+//! Layout:
+//! - [`config`]: typed settings from a file and `APP_*` variables;
+//! - [`domain`]: garments, profiles, contexts, outfits;
+//! - [`engine`]: outfit generation, pure and allocation-free in its hot loop;
+//! - [`catalog`]: the engine's in-memory catalog, refreshed from the store;
+//! - [`store`]: sqlx repositories and migrations (SQLite, PostgreSQL);
+//! - [`api`]: axum routes, errors, extractors;
+//! - [`overload`]: admission control, load shedding, deadlines;
+//! - [`telemetry`]: tracing and Prometheus metrics;
+//! - [`alloc`]: the counting global allocator behind the memory metrics;
+//! - [`startup`]: `Application::build` and `run_until_stopped`.
+
+pub mod alloc;
+pub mod api;
+pub mod catalog;
+pub mod config;
+pub mod domain;
+pub mod engine;
+pub mod overload;
+pub mod startup;
+pub mod store;
+pub mod telemetry;
+
+pub use startup::Application;

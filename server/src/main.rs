@@ -1,0 +1,168 @@
+//! `outfit-server`: serve, seed or migrate. See the crate docs of `outfit_server`.
+
+use std::{io::Write, net::SocketAddr, path::PathBuf, process::ExitCode};
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use outfit_server::{
+    Application,
+    config::{LogFormat, Settings},
+    startup,
+    store::Db,
+    telemetry,
+};
+
+#[global_allocator]
+static GLOBAL: outfit_server::alloc::Counting<tikv_jemallocator::Jemalloc> =
+    outfit_server::alloc::Counting::new(tikv_jemallocator::Jemalloc);
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "outfit-server",
+    version,
+    about = "The Spikeproof outfit server"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the HTTP API (seeds a synthetic catalog on first start).
+    Serve {
+        #[command(flatten)]
+        common: Common,
+        /// Address to listen on; `127.0.0.1:0` picks a free port.
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+        /// Garments to seed when the catalog is empty.
+        #[arg(long)]
+        seed_garments: Option<usize>,
+    },
+    /// Write a deterministic synthetic catalog.
+    Seed {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long)]
+        garments: usize,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
+    /// Apply database migrations.
+    Migrate {
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+#[derive(Debug, Args)]
+struct Common {
+    /// A TOML settings file (`APP_*` variables override it).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// `sqlite://PATH`, `postgres://...`
+    #[arg(long)]
+    database_url: Option<String>,
+    #[arg(long, value_enum)]
+    log_format: Option<LogFormat>,
+}
+
+impl Common {
+    fn settings(&self) -> anyhow::Result<Settings> {
+        let mut settings = Settings::load(self.config.as_deref())?;
+        if let Some(url) = &self.database_url {
+            settings.database_url = url.clone().into();
+        }
+        if let Some(format) = self.log_format {
+            settings.log_format = format;
+        }
+        settings.validate()?;
+        Ok(settings)
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve {
+            common,
+            listen,
+            seed_garments,
+        } => {
+            let mut settings = common.settings()?;
+            if let Some(listen) = listen {
+                settings.listen = listen;
+            }
+            if let Some(n) = seed_garments {
+                settings.seed_garments = n;
+            }
+            telemetry::init_tracing(settings.log_format);
+            raise_open_file_limit();
+            let app = Application::build(settings).await?;
+            let addr = app.local_addr();
+            tracing::info!(%addr, "serving");
+            // the one stdout line that tools wait for
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "listening on http://{addr}")?;
+            out.flush()?;
+            drop(out);
+            app.run_until_stopped(startup::shutdown_signal()).await
+        }
+        Command::Seed {
+            common,
+            garments,
+            seed,
+        } => {
+            let settings = common.settings()?;
+            telemetry::init_tracing(settings.log_format);
+            let db = connect(&settings).await?;
+            let written = startup::seed_catalog(&db, garments, seed).await?;
+            db.close().await;
+            println!("seeded {written} garments (seed {seed})");
+            Ok(())
+        }
+        Command::Migrate { common } => {
+            let settings = common.settings()?;
+            telemetry::init_tracing(settings.log_format);
+            let db = connect(&settings).await?;
+            db.close().await;
+            println!("migrations applied ({})", db.backend().name());
+            Ok(())
+        }
+    }
+}
+
+async fn connect(settings: &Settings) -> anyhow::Result<Db> {
+    let metrics = telemetry::Metrics::new();
+    let db = Db::connect(&settings.database_url, &settings.pool, metrics)
+        .await
+        .context("connecting to the database")?;
+    db.migrate().await.context("migrating the database")?;
+    Ok(db)
+}
+
+/// A burst of connections must never make `accept` fail with EMFILE.
+fn raise_open_file_limit() {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => tracing::info!(limit, "open file limit"),
+        Err(e) => tracing::warn!(error = %e, "could not raise the open file limit"),
+    }
+}

@@ -1,0 +1,209 @@
+//! Tracing subscriber and Prometheus metrics.
+//!
+//! Metric names follow DESIGN.md's contract; the leak detectors and the release
+//! gate read them, so renaming one is a change on both sides.
+
+use std::sync::Arc;
+
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
+};
+use tracing_subscriber::{EnvFilter, fmt, layer::SubscriberExt, util::SubscriberInitExt};
+
+use crate::config::LogFormat;
+
+/// Installs the global tracing subscriber (`RUST_LOG` filters; default `info`).
+/// Logs go to stderr so stdout stays free for the `listening on` line.
+pub fn init_tracing(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=warn"));
+    let registry = tracing_subscriber::registry().with(filter);
+    let result = match format {
+        LogFormat::Human => registry
+            .with(fmt::layer().with_writer(std::io::stderr))
+            .try_init(),
+        LogFormat::Json => registry
+            .with(
+                fmt::layer()
+                    .json()
+                    .with_current_span(true)
+                    .with_writer(std::io::stderr),
+            )
+            .try_init(),
+    };
+    // a second call (tests) keeps the first subscriber
+    drop(result);
+}
+
+/// Every metric the server exports.
+#[derive(Debug, Clone)]
+pub struct Metrics {
+    registry: Registry,
+    pub http_requests: IntCounterVec,
+    pub http_duration: HistogramVec,
+    pub http_inflight: IntGauge,
+    pub http_shed: IntCounterVec,
+    pub pool_connections: IntGaugeVec,
+    pub pool_max: IntGauge,
+    pub pool_acquire: HistogramVec,
+    pub pool_acquire_timeouts: IntCounter,
+    pub pool_held_too_long: IntCounterVec,
+    pub resident_memory: IntGauge,
+    pub allocated_bytes: IntGauge,
+    pub live_allocations: IntGauge,
+    pub alive_tasks: IntGauge,
+    pub outfits_generated: IntCounter,
+    pub feature_enabled: IntGaugeVec,
+    pub catalog_garments: IntGauge,
+}
+
+impl Metrics {
+    pub fn new() -> Arc<Metrics> {
+        let registry = Registry::new();
+        let latency_buckets = vec![
+            0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+        ];
+        let m = Metrics {
+            http_requests: IntCounterVec::new(
+                Opts::new("http_requests_total", "HTTP requests answered"),
+                &["route", "status"],
+            )
+            .expect("valid metric"),
+            http_duration: HistogramVec::new(
+                HistogramOpts::new("http_request_duration_seconds", "Time to answer")
+                    .buckets(latency_buckets.clone()),
+                &["route"],
+            )
+            .expect("valid metric"),
+            http_inflight: IntGauge::new("http_inflight_requests", "Requests being executed")
+                .expect("valid metric"),
+            http_shed: IntCounterVec::new(
+                Opts::new(
+                    "http_shed_total",
+                    "Requests answered 503 without doing the work",
+                ),
+                &["reason"],
+            )
+            .expect("valid metric"),
+            pool_connections: IntGaugeVec::new(
+                Opts::new("db_pool_connections", "Pooled database connections"),
+                &["state"],
+            )
+            .expect("valid metric"),
+            pool_max: IntGauge::new("db_pool_max_connections", "Pool size limit")
+                .expect("valid metric"),
+            pool_acquire: HistogramVec::new(
+                HistogramOpts::new("db_pool_acquire_seconds", "Wait for a pooled connection")
+                    .buckets(latency_buckets),
+                &[],
+            )
+            .expect("valid metric"),
+            pool_acquire_timeouts: IntCounter::new(
+                "db_pool_acquire_timeouts_total",
+                "Acquires that gave up waiting",
+            )
+            .expect("valid metric"),
+            pool_held_too_long: IntCounterVec::new(
+                Opts::new(
+                    "db_pool_held_too_long_total",
+                    "Connections held past the leak threshold, by the code site that took them",
+                ),
+                &["site"],
+            )
+            .expect("valid metric"),
+            resident_memory: IntGauge::new("process_resident_memory_bytes", "Resident set size")
+                .expect("valid metric"),
+            allocated_bytes: IntGauge::new(
+                "allocator_allocated_bytes",
+                "Bytes live in the heap (requested sizes)",
+            )
+            .expect("valid metric"),
+            live_allocations: IntGauge::new(
+                "allocator_live_allocations",
+                "Heap allocations not yet freed",
+            )
+            .expect("valid metric"),
+            alive_tasks: IntGauge::new("tokio_alive_tasks", "Tokio tasks alive")
+                .expect("valid metric"),
+            outfits_generated: IntCounter::new("outfits_generated_total", "Outfits returned")
+                .expect("valid metric"),
+            feature_enabled: IntGaugeVec::new(
+                Opts::new("feature_enabled", "1 when an experimental feature is on"),
+                &["name"],
+            )
+            .expect("valid metric"),
+            catalog_garments: IntGauge::new("catalog_garments", "Garments in the engine's catalog")
+                .expect("valid metric"),
+            registry,
+        };
+        m.register_all();
+        Arc::new(m)
+    }
+
+    fn register_all(&self) {
+        let collectors: Vec<Box<dyn prometheus::core::Collector>> = vec![
+            Box::new(self.http_requests.clone()),
+            Box::new(self.http_duration.clone()),
+            Box::new(self.http_inflight.clone()),
+            Box::new(self.http_shed.clone()),
+            Box::new(self.pool_connections.clone()),
+            Box::new(self.pool_max.clone()),
+            Box::new(self.pool_acquire.clone()),
+            Box::new(self.pool_acquire_timeouts.clone()),
+            Box::new(self.pool_held_too_long.clone()),
+            Box::new(self.resident_memory.clone()),
+            Box::new(self.allocated_bytes.clone()),
+            Box::new(self.live_allocations.clone()),
+            Box::new(self.alive_tasks.clone()),
+            Box::new(self.outfits_generated.clone()),
+            Box::new(self.feature_enabled.clone()),
+            Box::new(self.catalog_garments.clone()),
+        ];
+        for c in collectors {
+            self.registry.register(c).expect("metric names are unique");
+        }
+        // show the shed reasons from the start, so a scrape sees zeros, not absences
+        for reason in ["queue_full", "queue_timeout", "deadline", "pool_timeout"] {
+            self.http_shed.with_label_values(&[reason]);
+        }
+        for state in ["in_use", "idle"] {
+            self.pool_connections.with_label_values(&[state]);
+        }
+    }
+
+    /// Samples process-wide gauges (memory, tasks) and renders the text format.
+    pub fn render(&self) -> String {
+        if let Some(rss) = crate::alloc::resident_bytes() {
+            self.resident_memory.set(rss as i64);
+        }
+        if let Some(stats) = crate::alloc::stats() {
+            self.allocated_bytes.set(stats.live_bytes);
+            self.live_allocations.set(stats.live_allocations);
+        }
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            self.alive_tasks
+                .set(handle.metrics().num_alive_tasks() as i64);
+        }
+        let mut out = Vec::with_capacity(8 * 1024);
+        let families = self.registry.gather();
+        if TextEncoder::new().encode(&families, &mut out).is_err() {
+            return String::new();
+        }
+        let mut text = String::from_utf8(out).unwrap_or_default();
+        // a labelled family with no series yet is omitted by the encoder; name
+        // it anyway so a scraper can tell "zero so far" from "not exported"
+        for family in [(
+            "db_pool_held_too_long_total",
+            "Connections held past the leak threshold, by the code site that took them",
+        )] {
+            if !text.contains(&format!("# TYPE {} ", family.0)) {
+                text.push_str(&format!(
+                    "# HELP {} {}\n# TYPE {} counter\n",
+                    family.0, family.1, family.0
+                ));
+            }
+        }
+        text
+    }
+}

@@ -1,0 +1,37 @@
+//! Integration tests of the outfit server over a real socket, on SQLite and on
+//! PostgreSQL (a fresh database per test; see `helpers`).
+
+// The counting allocator makes `/metrics` report live allocations here too.
+#[global_allocator]
+static GLOBAL: outfit_server::alloc::Counting<std::alloc::System> =
+    outfit_server::alloc::Counting::new(std::alloc::System);
+
+/// Runs each named `async fn name(backend: Backend)` once per backend, as
+/// `name::on_sqlite` and `name::on_postgres`.
+macro_rules! on_each_backend {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn on_sqlite() {
+                    super::$name(crate::helpers::Backend::Sqlite).await
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn on_postgres() {
+                    super::$name(crate::helpers::Backend::Postgres).await
+                }
+            }
+        )*
+    };
+}
+
+mod bad_input;
+mod garments;
+mod helpers;
+mod operations;
+mod outfits;
+mod overload;
+mod pool_tracking;
+mod store;
+mod users;

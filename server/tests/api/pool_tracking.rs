@@ -1,0 +1,32 @@
+//! The held-too-long detector names the code site of a connection kept too long.
+
+use std::time::Duration;
+
+use crate::helpers::{Backend, metric_value, spawn_app_with};
+
+on_each_backend!(a_connection_held_past_the_threshold_is_reported_with_its_site);
+
+async fn a_connection_held_past_the_threshold_is_reported_with_its_site(backend: Backend) {
+    let app = spawn_app_with(backend, |s| s.pool.leak_threshold_ms = 200).await;
+    let site = outfit_server::site!();
+    let label = format!("db_pool_held_too_long_total{{site=\"{site}\"}}");
+    let conn = app.db.acquire(site).await.expect("acquire");
+    assert_eq!(metric_value(&app.metrics().await, &label), None);
+    let holds = app.db.holds();
+    assert!(holds.iter().any(|h| h.site == site), "{holds:?}");
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let text = app.metrics().await;
+    assert_eq!(metric_value(&text, &label), Some(1.0), "{text}");
+    // a quick acquire elsewhere is not reported
+    let other = text
+        .lines()
+        .filter(|l| l.starts_with("db_pool_held_too_long_total{"))
+        .count();
+    assert_eq!(other, 1, "only the kept connection is reported");
+    drop(conn);
+    assert!(app.db.holds().iter().all(|h| h.site != site));
+    // reported once, not on every watchdog tick
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(metric_value(&app.metrics().await, &label), Some(1.0));
+    app.stop().await;
+}
