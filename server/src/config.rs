@@ -218,6 +218,7 @@ impl Settings {
 }
 
 #[cfg(test)]
+#[allow(clippy::result_large_err)] // figment::Jail's closures return figment's error
 mod tests {
     use super::*;
 

@@ -173,13 +173,13 @@ pub(super) async fn feedback(
             "garment_ids: an outfit lists each garment once",
         ));
     }
-    if let Some(key) = &req.idempotency_key {
-        if key.is_empty() || key.len() > 128 {
-            return Err(AppError::unprocessable(
-                "invalid_feedback",
-                "idempotency_key: 1 to 128 characters",
-            ));
-        }
+    if let Some(key) = &req.idempotency_key
+        && (key.is_empty() || key.len() > 128)
+    {
+        return Err(AppError::unprocessable(
+            "invalid_feedback",
+            "idempotency_key: 1 to 128 characters",
+        ));
     }
     let catalog = state.catalog.get();
     for id in &req.garment_ids {
@@ -191,13 +191,13 @@ pub(super) async fn feedback(
         }
     }
     let id = outfit_id(&req.garment_ids);
-    if let Some(given) = &req.outfit_id {
-        if *given != id {
-            return Err(AppError::unprocessable(
-                "invalid_feedback",
-                format!("outfit_id: {given:?} is not the id of these garments ({id})"),
-            ));
-        }
+    if let Some(given) = &req.outfit_id
+        && *given != id
+    {
+        return Err(AppError::unprocessable(
+            "invalid_feedback",
+            format!("outfit_id: {given:?} is not the id of these garments ({id})"),
+        ));
     }
     let (feedback_id, created) = state
         .db

@@ -170,11 +170,9 @@ impl Db {
     /// A cheap fingerprint of the garment table: (rows, latest update).
     pub async fn catalog_version(&self) -> Result<(i64, i64), StoreError> {
         let mut conn = self.acquire(site!()).await?;
-        let row = sqlx::query(
-            "SELECT COUNT(*), COALESCE(MAX(updated_at), CAST(0 AS BIGINT)) FROM garments",
-        )
-        .fetch_one(&mut *conn)
-        .await?;
+        let row = sqlx::query("SELECT COUNT(*), COALESCE(MAX(updated_at), 0) FROM garments")
+            .fetch_one(&mut *conn)
+            .await?;
         Ok((row.try_get::<i64, _>(0)?, row.try_get::<i64, _>(1)?))
     }
 }

@@ -1,11 +1,11 @@
-//! The store: sqlx over SQLite (embedded, default), PostgreSQL and, by the same
-//! design, MySQL/MariaDB.
+//! The store: sqlx over SQLite (embedded, default), PostgreSQL and MySQL/MariaDB.
 //!
 //! Layout:
 //! - [`Db`]: the pool, the backend's dialect, and connection tracking;
 //! - `tracked`: every acquire records its code site; a watchdog reports
 //!   connections held past the leak threshold (HikariCP's leakDetectionThreshold);
-//! - `users`, `garments`, `feedback`: repositories, one file per table family.
+//! - `users`, `garments`, `feedback`: repositories, one file per table family;
+//! - `migrations/{sqlite,postgres,mysql}`: one schema per backend, kept in step.
 //!
 //! Queries are written once, with `?` placeholders, through sqlx's `Any` driver;
 //! [`Backend::sql`] rewrites them for PostgreSQL. Column types are restricted to
@@ -207,12 +207,7 @@ impl Db {
                     .run(&mut *conn)
                     .await?
             }
-            Backend::MySql => {
-                return Err(StoreError::Corrupt {
-                    table: "_sqlx_migrations",
-                    detail: "MySQL migrations are not shipped yet".into(),
-                });
-            }
+            Backend::MySql => sqlx::migrate!("./migrations/mysql").run(&mut *conn).await?,
         }
         Ok(())
     }
@@ -278,13 +273,13 @@ fn prepare_sqlite_url(url: &str) -> String {
         .trim_start_matches("sqlite://")
         .trim_start_matches("sqlite:");
     let path = rest.split('?').next().unwrap_or_default();
-    if !path.is_empty() && path != ":memory:" {
-        if let Some(parent) = std::path::Path::new(path).parent() {
-            if !parent.as_os_str().is_empty() {
-                // a failure shows up as a clear connect error just after
-                let _ = std::fs::create_dir_all(parent);
-            }
-        }
+    if !path.is_empty()
+        && path != ":memory:"
+        && let Some(parent) = std::path::Path::new(path).parent()
+        && !parent.as_os_str().is_empty()
+    {
+        // a failure shows up as a clear connect error just after
+        let _ = std::fs::create_dir_all(parent);
     }
     if url.contains("mode=") {
         url.to_string()

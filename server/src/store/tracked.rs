@@ -121,7 +121,7 @@ impl Tracker {
                 held_for: now.duration_since(e.since),
             })
             .collect();
-        holds.sort_by(|a, b| b.held_for.cmp(&a.held_for));
+        holds.sort_by_key(|h| std::cmp::Reverse(h.held_for));
         holds
     }
 }

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 pub(crate) enum Backend {
     Sqlite,
     Postgres,
+    MySql,
 }
 
 /// Garments seeded into every test database: small enough to seed fast,
@@ -20,6 +21,12 @@ pub(crate) const TEST_GARMENTS: usize = 800;
 pub(crate) fn postgres_admin_url() -> String {
     std::env::var("SPIKEPROOF_TEST_POSTGRES_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_string())
+}
+
+/// The MySQL/MariaDB server that tests create their databases on.
+pub(crate) fn mysql_admin_url() -> String {
+    std::env::var("SPIKEPROOF_TEST_MYSQL_URL")
+        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/mysql".to_string())
 }
 
 /// A fresh, empty database; SQLite files live in a temporary folder that goes with it.
@@ -55,18 +62,36 @@ pub(crate) async fn fresh_database(backend: Backend) -> FreshDb {
                 _dir: None,
             }
         }
+        Backend::MySql => {
+            use sqlx::Connection;
+            let admin = mysql_admin_url();
+            let name = format!("spikeproof_test_{:016x}", rand::random::<u64>());
+            let mut conn = sqlx::MySqlConnection::connect(&admin)
+                .await
+                .expect("MariaDB must run for the MySQL tests (see .ci/run)");
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(&mut conn)
+                .await
+                .expect("create test database");
+            let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
+            FreshDb {
+                url: format!("{base}/{name}"),
+                _dir: None,
+            }
+        }
     }
 }
 
 /// Settings for a test server: port 0, a small seeded catalog.
 pub(crate) fn test_settings(url: &str) -> Settings {
-    let mut s = Settings::default();
-    s.listen = SocketAddr::from(([127, 0, 0, 1], 0));
-    s.database_url = url.to_string().into();
-    s.seed_garments = TEST_GARMENTS;
-    s.catalog_refresh_s = 1;
-    s.shutdown_grace_s = 2;
-    s
+    Settings {
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        database_url: url.to_string().into(),
+        seed_garments: TEST_GARMENTS,
+        catalog_refresh_s: 1,
+        shutdown_grace_s: 2,
+        ..Settings::default()
+    }
 }
 
 /// A running server and a client for it.

@@ -1,5 +1,5 @@
-//! Integration tests of the outfit server over a real socket, on SQLite and on
-//! PostgreSQL (a fresh database per test; see `helpers`).
+//! Integration tests of the outfit server over a real socket, on SQLite,
+//! PostgreSQL and MySQL/MariaDB (a fresh database per test; see `helpers`).
 
 // The counting allocator makes `/metrics` report live allocations here too.
 #[global_allocator]
@@ -7,7 +7,7 @@ static GLOBAL: outfit_server::alloc::Counting<std::alloc::System> =
     outfit_server::alloc::Counting::new(std::alloc::System);
 
 /// Runs each named `async fn name(backend: Backend)` once per backend, as
-/// `name::on_sqlite` and `name::on_postgres`.
+/// `name::on_sqlite`, `name::on_postgres` and `name::on_mysql`.
 macro_rules! on_each_backend {
     ($($name:ident),* $(,)?) => {
         $(
@@ -20,6 +20,11 @@ macro_rules! on_each_backend {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn on_postgres() {
                     super::$name(crate::helpers::Backend::Postgres).await
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn on_mysql() {
+                    super::$name(crate::helpers::Backend::MySql).await
                 }
             }
         )*

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs what a fresh machine of this kind lacks for building and testing
+# Spikeproof. Idempotent: a second run installs nothing.
+set -euo pipefail
+
+need=()
+command -v cc >/dev/null 2>&1 || need+=(build-essential)
+command -v make >/dev/null 2>&1 || need+=(make)
+command -v pg_isready >/dev/null 2>&1 || need+=(postgresql-client)
+
+if [ "${#need[@]}" -gt 0 ]; then
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "setup: please install: ${need[*]}" >&2
+        exit 1
+    fi
+    echo "setup: installing ${need[*]}" >&2
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+    echo "setup: cargo is missing; this project needs a Rust toolchain (1.94 or newer)" >&2
+    exit 1
+fi
