@@ -33,6 +33,9 @@ pub struct Settings {
     pub features: FeatureFlags,
     /// Seconds that in-flight requests get to finish after a shutdown signal.
     pub shutdown_grace_s: u64,
+    /// Bearer token of the admin routes; without one they do not exist.
+    pub admin_token: Option<SecretString>,
+    pub chaos: ChaosSettings,
 }
 
 impl Default for Settings {
@@ -49,7 +52,27 @@ impl Default for Settings {
             http: HttpSettings::default(),
             features: FeatureFlags::default(),
             shutdown_grace_s: 10,
+            admin_token: None,
+            chaos: ChaosSettings::default(),
         }
+    }
+}
+
+/// Fault hooks for testing; off in production.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ChaosSettings {
+    /// Hooks on (faults can be added through the admin API).
+    pub enabled: bool,
+    /// Faults active from start-up (`leak-memory:bytes=3`, ...); implies `enabled`.
+    pub faults: Vec<String>,
+    /// Chaos on a non-loopback address is refused unless this is set.
+    pub allow_non_loopback: bool,
+}
+
+impl ChaosSettings {
+    pub fn active(&self) -> bool {
+        self.enabled || !self.faults.is_empty()
     }
 }
 
@@ -202,6 +225,26 @@ impl Settings {
         if self.http.body_limit_bytes == 0 {
             return bad("http.body_limit_bytes", "must be at least 1".into());
         }
+        for (i, spec) in self.chaos.faults.iter().enumerate() {
+            if let Err(e) = crate::chaos::FaultSpec::parse(spec) {
+                return Err(ConfigError::Invalid(format!("chaos.faults[{i}]: {e}")));
+            }
+        }
+        if self.chaos.active() && !self.listen.ip().is_loopback() && !self.chaos.allow_non_loopback
+        {
+            return bad(
+                "chaos.enabled",
+                format!(
+                    "fault hooks on a non-loopback address ({}) need chaos.allow_non_loopback = true",
+                    self.listen
+                ),
+            );
+        }
+        if let Some(token) = &self.admin_token
+            && token.expose_secret().len() < 16
+        {
+            return bad("admin_token", "must be at least 16 characters".into());
+        }
         let url = self.database_url.expose_secret();
         if crate::store::Backend::from_url(url).is_none() {
             return bad(
@@ -238,11 +281,37 @@ mod tests {
     }
 
     #[test]
+    fn chaos_on_a_public_address_is_refused() {
+        let mut s = Settings::default();
+        s.chaos.faults = vec!["leak-memory:bytes=3".into()];
+        s.validate().expect("loopback is fine");
+        s.listen = SocketAddr::from(([0, 0, 0, 0], 8080));
+        let err = s.validate().expect_err("must be refused").to_string();
+        assert!(err.contains("chaos"), "{err}");
+        s.chaos.allow_non_loopback = true;
+        s.validate().expect("explicitly allowed");
+    }
+
+    #[test]
+    fn a_bad_fault_spec_is_named() {
+        let mut s = Settings::default();
+        s.chaos.faults = vec!["leak-memory:bytes=3".into(), "leak-disk".into()];
+        let err = s.validate().expect_err("must fail").to_string();
+        assert!(
+            err.contains("chaos.faults[1]") && err.contains("leak-disk"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn bad_environment_value_names_the_key() {
         figment::Jail::expect_with(|jail| {
             jail.set_env("APP_OVERLOAD__MAX_INFLIGHT", "many");
             let err = Settings::load(None).expect_err("must fail").to_string();
-            assert!(err.contains("max_inflight"), "{err}");
+            assert!(
+                err.to_lowercase().contains("overload.max_inflight"),
+                "{err}"
+            );
             Ok(())
         });
     }

@@ -13,6 +13,7 @@
 //! - [`store`]: sqlx repositories and migrations (SQLite, PostgreSQL);
 //! - [`api`]: axum routes, errors, extractors;
 //! - [`overload`]: admission control, load shedding, deadlines;
+//! - [`chaos`]: fault hooks (leaks, hangs, slowness), inert unless started with them;
 //! - [`telemetry`]: tracing and Prometheus metrics;
 //! - [`alloc`]: the counting global allocator behind the memory metrics;
 //! - [`startup`]: `Application::build` and `run_until_stopped`.
@@ -20,6 +21,7 @@
 pub mod alloc;
 pub mod api;
 pub mod catalog;
+pub mod chaos;
 pub mod config;
 pub mod domain;
 pub mod engine;

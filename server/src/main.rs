@@ -39,6 +39,12 @@ enum Command {
         /// Garments to seed when the catalog is empty.
         #[arg(long)]
         seed_garments: Option<usize>,
+        /// Turn the fault hooks on (faults can then be added through the admin API).
+        #[arg(long)]
+        chaos: bool,
+        /// A fault active from start-up, e.g. `leak-memory:bytes=3` (repeatable; implies --chaos).
+        #[arg(long = "chaos-fault", value_name = "SPEC")]
+        chaos_faults: Vec<String>,
     },
     /// Write a deterministic synthetic catalog.
     Seed {
@@ -106,6 +112,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             common,
             listen,
             seed_garments,
+            chaos,
+            chaos_faults,
         } => {
             let mut settings = common.settings()?;
             if let Some(listen) = listen {
@@ -114,6 +122,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             if let Some(n) = seed_garments {
                 settings.seed_garments = n;
             }
+            settings.chaos.enabled |= chaos;
+            settings.chaos.faults.extend(chaos_faults);
+            settings.validate()?;
             telemetry::init_tracing(settings.log_format);
             raise_open_file_limit();
             let app = Application::build(settings).await?;

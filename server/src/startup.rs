@@ -9,6 +9,7 @@ use tokio::net::TcpListener;
 use crate::{
     api::{AppState, app},
     catalog::CatalogHandle,
+    chaos::{Chaos, FaultSpec},
     config::Settings,
     engine,
     overload::Admission,
@@ -57,6 +58,24 @@ impl Application {
             metrics.clone(),
             Duration::from_secs(settings.catalog_refresh_s),
         );
+        metrics
+            .feature_enabled
+            .with_label_values(&["chaos"])
+            .set(i64::from(settings.chaos.active()));
+        let chaos = if settings.chaos.active() {
+            tracing::warn!(
+                admin_api = settings.admin_token.is_some(),
+                "CHAOS HOOKS ENABLED: this server injects faults on purpose"
+            );
+            let chaos = Chaos::new(db.clone());
+            for spec in &settings.chaos.faults {
+                chaos.add(FaultSpec::parse(spec)?).await;
+            }
+            Some(chaos)
+        } else {
+            tracing::info!(feature = "chaos", enabled = false, "feature flag");
+            None
+        };
         let admission = Admission::new(&settings.overload, metrics.clone());
         let listener = TcpListener::bind(settings.listen)
             .await
@@ -69,6 +88,7 @@ impl Application {
                 metrics,
                 admission,
                 settings,
+                chaos,
             },
             refresher,
         })

@@ -1,6 +1,7 @@
 //! HTTP API: the router, shared state, extractors that turn rejections into
 //! our JSON errors, and one module per resource.
 
+mod admin;
 mod error;
 mod garments;
 mod health;
@@ -23,7 +24,8 @@ use tower_http::{catch_panic::CatchPanicLayer, trace::TraceLayer};
 pub use error::AppError;
 
 use crate::{
-    catalog::CatalogHandle, config::Settings, overload::Admission, store::Db, telemetry::Metrics,
+    catalog::CatalogHandle, chaos::Chaos, config::Settings, overload::Admission, store::Db,
+    telemetry::Metrics,
 };
 
 /// What every handler can reach. Cheap to clone.
@@ -34,6 +36,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub admission: Arc<Admission>,
     pub settings: Arc<Settings>,
+    /// Fault hooks; `None` unless the server was started with chaos on.
+    pub chaos: Option<Arc<Chaos>>,
 }
 
 /// The whole application as a router, so tests can drive it without a socket.
@@ -49,17 +53,43 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/outfits/feedback", post(outfits::feedback))
         .route("/v1/garments", get(garments::list))
         .route("/v1/garments/{id}", get(garments::get))
-        .route("/readyz", get(health::ready))
-        .layer(middleware::from_fn_with_state(
-            state.admission.clone(),
-            crate::overload::admit,
-        ));
+        .route("/readyz", get(health::ready));
+    let admitted = match &state.chaos {
+        Some(chaos) => admitted.layer(middleware::from_fn_with_state(
+            chaos.clone(),
+            crate::chaos::inner,
+        )),
+        None => admitted,
+    };
+    let admitted = admitted.layer(middleware::from_fn_with_state(
+        state.admission.clone(),
+        crate::overload::admit,
+    ));
     // monitoring must keep working when the server sheds everything else
-    let operations = Router::new()
+    let mut operations = Router::new()
         .route("/healthz", get(health::alive))
         .route("/metrics", get(health::metrics));
-    admitted
-        .merge(operations)
+    if state.settings.admin_token.is_some() && state.chaos.is_some() {
+        operations = operations
+            .route(
+                "/admin/chaos/faults",
+                get(admin::list).post(admin::add).delete(admin::clear),
+            )
+            .route(
+                "/admin/chaos/faults/{id}",
+                axum::routing::delete(admin::remove),
+            );
+    }
+    let router = admitted.merge(operations);
+    // `hang` must escape admission's deadline, so its hook sits outside it
+    let router = match &state.chaos {
+        Some(chaos) => router.layer(middleware::from_fn_with_state(
+            chaos.clone(),
+            crate::chaos::outer,
+        )),
+        None => router,
+    };
+    router
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(DefaultBodyLimit::max(state.settings.http.body_limit_bytes))

@@ -174,3 +174,9 @@ impl fmt::Debug for Catalog {
         d.finish()
     }
 }
+
+/// `Catalog` is shared across request handlers: keep it `Send + Sync`.
+const _: () = {
+    const fn shareable<T: Send + Sync>() {}
+    shareable::<Catalog>();
+};

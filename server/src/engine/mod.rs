@@ -4,19 +4,20 @@
 //! Pure, synchronous and allocation-free in its hot loop; no async, no I/O.
 //!
 //! Layout:
-//! * [`catalog`]: the immutable [`Catalog`] (id index, per-slot lists and
+//! * `catalog`: the immutable [`Catalog`] (id index, per-slot lists and
 //!   user-independent garment features such as the quantised colour), built
 //!   once per catalog refresh and shared across threads.
-//! * [`planner`]: a [`Planner`] per (profile, context) that applies all
+//! * `planner`: a [`Planner`] per (profile, context) that applies all
 //!   per-garment hard constraints once, precomputes per-garment partial
 //!   scores into compact per-slot pools, and samples + scores candidate
-//!   outfits into a caller-owned buffer ([`Planner::score_batch`]).
-//! * [`color`]: colour harmony in LCh as a compile-time pair table over
+//!   outfits into a caller-owned buffer ([`Planner::score_batch`]);
+//!   `pool` holds the per-slot candidate arrays and alias tables.
+//! * `color`: colour harmony in LCh as a compile-time pair table over
 //!   quantised colours ([`harmony`] exposes the same rule for a colour set).
-//! * [`select`]: [`generate`], which builds a planner, fills a pool of valid
+//! * `select`: [`generate`], which builds a planner, fills a pool of valid
 //!   outfits (exhaustive for tiny search spaces, sampled otherwise, with a
 //!   budget-aware fallback for tight budgets) and picks a diverse top N.
-//! * [`rng`]: the seedable [`WyRand`] used everywhere, so output for a seed is stable.
+//! * `rng`: the seedable [`WyRand`] used everywhere, so output for a seed is stable.
 //! * [`synthetic`]: deterministic catalogs and profiles for benches, tests and seeding.
 //!
 //! Hard constraints (always hold): one top + one bottom, or one dress; shoes;
@@ -31,6 +32,7 @@
 mod catalog;
 mod color;
 mod planner;
+mod pool;
 mod rng;
 mod select;
 pub mod synthetic;
@@ -39,6 +41,8 @@ pub mod synthetic;
 mod tests;
 #[cfg(test)]
 mod tests_alloc;
+#[cfg(test)]
+mod tests_color;
 #[cfg(test)]
 mod tests_prop;
 

@@ -4,7 +4,7 @@
 //! per-garment hard constraint once (availability, gender, size, currency,
 //! disliked colour, price that can still fit the budget), precomputes each
 //! candidate's user-dependent *unary* score, and lays the candidates of each
-//! slot out as a compact array of 16-byte [`Hot`] records sorted by price
+//! slot out as a compact array of 16-byte hot records sorted by price
 //! (cold data, the catalog index, lives in a parallel array). Sampling uses a
 //! per-slot alias table weighted by the unary score, so good garments are
 //! drawn more often at O(1) cost. Scoring an outfit is then a handful of
@@ -13,7 +13,8 @@
 
 use super::catalog::Catalog;
 use super::color::{self, ABSENT};
-use super::rng::{WyRand, reduce};
+use super::pool::{EMPTY, Hot, Pool, UNARY};
+use super::rng::WyRand;
 use crate::domain::{Context, Gender, Outfit, Placed, Profile, Slot, style_set};
 
 /// Marks an empty slot in [`Scored`] picks.
@@ -29,25 +30,6 @@ const W_PRICE: f32 = 0.10;
 const W_LOUD: f32 = 0.25;
 /// Share of the budget an outfit is "meant" to use; the price term peaks there.
 const PRICE_TARGET: f32 = 0.7;
-/// Sharpness of the unary-weighted sampling: weight = exp(TEMP · unary).
-const ALIAS_TEMP: f64 = 3.0;
-/// Unary score by class bits: 1 = style liked by the user, 2 = suits the
-/// occasion, 4 = both via one shared tag, 8 = favourite colour.
-const UNARY: [f32; 16] = {
-    let mut t = [0.0; 16];
-    let mut c = 0;
-    while c < 16 {
-        t[c] = 0.45 * (c & 1) as f32
-            + 0.45 * ((c >> 1) & 1) as f32
-            + 0.10 * ((c >> 2) & 1) as f32
-            + 0.25 * ((c >> 3) & 1) as f32;
-        c += 1;
-    }
-    t
-};
-/// Alias-sampling weight per class: exp(ALIAS_TEMP · unary), computed once.
-static UNARY_WEIGHT: std::sync::LazyLock<[f64; 16]> =
-    std::sync::LazyLock::new(|| UNARY.map(|u| (ALIAS_TEMP * f64::from(u)).exp()));
 /// Probability of adding an accessory, when one is affordable.
 const ACCESSORY_P: f64 = 0.5;
 
@@ -61,103 +43,6 @@ const ACC: usize = Slot::Accessory as usize;
 /// 1/k for k garments, 1/(k(k-1)/2) for their pairs.
 const INV_K: [f32; 6] = [0.0, 1.0, 1.0 / 2.0, 1.0 / 3.0, 1.0 / 4.0, 1.0 / 5.0];
 const INV_PAIRS: [f32; 6] = [0.0, 0.0, 1.0, 1.0 / 3.0, 1.0 / 6.0, 1.0 / 10.0];
-
-/// What the hot loop needs about one candidate (16 bytes, 4 per cache line).
-#[derive(Debug, Clone, Copy)]
-struct Hot {
-    price: u64,
-    /// Style match with the profile and occasion plus favourite-colour bonus, about 0..1.25.
-    unary: f32,
-    styles: u16,
-    /// Quantised main colour; [`ABSENT`] for an empty position.
-    color: u8,
-    loud: u8,
-}
-
-const EMPTY: Hot = Hot {
-    price: 0,
-    unary: 0.0,
-    styles: 0,
-    color: ABSENT,
-    loud: 0,
-};
-
-/// One alias-table column (Vose): keep this index when 32 random bits are `<= keep`, else take `other`.
-#[derive(Debug, Clone, Copy)]
-struct Alias {
-    keep: u32,
-    other: u32,
-}
-
-/// The candidates of one slot, sorted by price (then catalog index).
-#[derive(Debug, Default)]
-struct Pool {
-    hot: Vec<Hot>,
-    /// Catalog index of each candidate (cold).
-    garment: Vec<u32>,
-    alias: Vec<Alias>,
-}
-
-impl Pool {
-    /// `items`: (catalog index, record, unary class), already in (price, index) order.
-    fn build(items: &[(u32, Hot, u8)]) -> Pool {
-        debug_assert!(items.is_sorted_by_key(|&(g, h, _)| (h.price, g)));
-        let weights: Vec<f64> = items
-            .iter()
-            .map(|&(_, _, class)| UNARY_WEIGHT[usize::from(class)])
-            .collect();
-        Pool {
-            hot: items.iter().map(|&(_, h, _)| h).collect(),
-            garment: items.iter().map(|&(g, _, _)| g).collect(),
-            alias: alias_table(&weights, items.len()),
-        }
-    }
-
-    fn min_price(&self) -> Option<u64> {
-        self.hot.first().map(|h| h.price)
-    }
-
-    /// Weighted draw; the pool must be non-empty.
-    #[inline(always)]
-    fn sample(&self, rng: &mut WyRand) -> (u32, Hot) {
-        let r = rng.next_u64();
-        let i = reduce(r as u32, self.alias.len());
-        let a = self.alias[i];
-        let j = if (r >> 32) as u32 <= a.keep {
-            i
-        } else {
-            a.other as usize
-        };
-        (j as u32, self.hot[j])
-    }
-}
-
-/// Vose's alias method over `weights` (all finite and positive).
-fn alias_table(weights: &[f64], n: usize) -> Vec<Alias> {
-    let total: f64 = weights.iter().sum();
-    let mut scaled: Vec<f64> = weights.iter().map(|w| w * n as f64 / total).collect();
-    let mut table = vec![
-        Alias {
-            keep: u32::MAX,
-            other: 0
-        };
-        n
-    ];
-    let (mut small, mut large): (Vec<usize>, Vec<usize>) = (0..n).partition(|&i| scaled[i] < 1.0);
-    while let (Some(s), Some(&l)) = (small.pop(), large.last()) {
-        table[s] = Alias {
-            keep: (scaled[s] * 4_294_967_296.0).min(u32::MAX as f64) as u32,
-            other: l as u32,
-        };
-        scaled[l] -= 1.0 - scaled[s];
-        if scaled[l] < 1.0 {
-            large.pop();
-            small.push(l);
-        }
-    }
-    // Leftovers (numerical slack) keep themselves: `table` already says so.
-    table
-}
 
 /// A sampled, scored outfit: candidate index per slot (`Slot::index()`), or `NONE`.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -24,7 +24,7 @@ const PALETTE: [(&str, Lab, u32); 24] = [
     ("beige", Lab::new(82.0, 3.0, 14.0), 6),
     ("camel", Lab::new(62.0, 10.0, 32.0), 4),
     ("brown", Lab::new(35.0, 15.0, 25.0), 4),
-    ("navy", Lab::new(20.0, 12.0, -38.0), 9),
+    ("navy", Lab::new(18.0, 25.0, -45.0), 9),
     ("denim", Lab::new(42.0, 2.0, -28.0), 7),
     ("sky blue", Lab::new(75.0, -8.0, -25.0), 3),
     ("cobalt", Lab::new(38.0, 30.0, -70.0), 2),
@@ -57,12 +57,15 @@ const BRANDS: [&str; 12] = [
     "Nord Ost",
 ];
 
-fn kinds(slot: Slot) -> &'static [&'static str] {
+fn kinds(slot: Slot, gender: Gender) -> &'static [&'static str] {
+    let female = gender == Gender::Female;
     match slot {
-        Slot::Top => &[
-            "T-Shirt", "Shirt", "Blouse", "Sweater", "Polo", "Hoodie", "Tank Top",
+        Slot::Top if female => &[
+            "T-Shirt", "Blouse", "Sweater", "Cardigan", "Tank Top", "Shirt",
         ],
-        Slot::Bottom => &["Jeans", "Chinos", "Trousers", "Skirt", "Shorts", "Joggers"],
+        Slot::Top => &["T-Shirt", "Shirt", "Sweater", "Polo", "Hoodie"],
+        Slot::Bottom if female => &["Jeans", "Trousers", "Skirt", "Culottes", "Shorts"],
+        Slot::Bottom => &["Jeans", "Chinos", "Trousers", "Shorts", "Joggers"],
         Slot::Dress => &[
             "Midi Dress",
             "Maxi Dress",
@@ -70,9 +73,8 @@ fn kinds(slot: Slot) -> &'static [&'static str] {
             "Slip Dress",
             "Wrap Dress",
         ],
-        Slot::Shoes => &[
-            "Sneakers", "Loafers", "Boots", "Sandals", "Oxfords", "Pumps",
-        ],
+        Slot::Shoes if female => &["Sneakers", "Loafers", "Ankle Boots", "Sandals", "Pumps"],
+        Slot::Shoes => &["Sneakers", "Loafers", "Boots", "Oxfords", "Derbies"],
         Slot::Outerwear => &[
             "Trench Coat",
             "Parka",
@@ -228,7 +230,8 @@ pub fn catalog(n: usize, seed: u64) -> Vec<Garment> {
             // Skewed towards the cheap end, like real shops.
             let u = rng.unit_f32();
             let cents = lo + ((hi - lo) as f32 * u * u) as i64;
-            let kind = kinds(slot)[rng.below(kinds(slot).len())];
+            let kinds = kinds(slot, gender);
+            let kind = kinds[rng.below(kinds.len())];
             let brand = BRANDS[rng.below(BRANDS.len())];
             Garment {
                 id,
@@ -294,7 +297,7 @@ pub fn profiles(k: usize, seed: u64) -> Vec<Profile> {
                 styles: crate::domain::styles_of(style_bits),
                 favorite_colors: shuffled[..n_fav].to_vec(),
                 disliked_colors: shuffled[n_fav..n_fav + n_dis].to_vec(),
-                budget_cents: rng.range_i64(80, 600) * 100,
+                budget_cents: rng.range_i64(150, 800) * 100,
                 currency: "EUR".to_owned(),
                 climate: *weighted(
                     &mut rng,

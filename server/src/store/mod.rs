@@ -31,6 +31,9 @@ pub use tracked::{Hold, TrackedConn};
 
 use crate::{config::PoolSettings, telemetry::Metrics};
 
+/// How the server names its sessions to PostgreSQL (`pg_stat_activity.application_name`).
+pub const APPLICATION_NAME: &str = "outfit-server";
+
 /// The code site of an acquire: `module::path:line`.
 #[macro_export]
 macro_rules! site {
@@ -151,6 +154,11 @@ impl Db {
         let backend = Backend::from_url(url).ok_or(StoreError::UnsupportedUrl)?;
         let url = match backend {
             Backend::Sqlite => prepare_sqlite_url(url),
+            // lets the leak detector find our sessions in pg_stat_activity
+            Backend::Postgres if !url.contains("application_name=") => {
+                let sep = if url.contains('?') { '&' } else { '?' };
+                format!("{url}{sep}application_name={APPLICATION_NAME}")
+            }
             _ => url.to_string(),
         };
         let options: AnyConnectOptions = url.parse()?;
@@ -257,9 +265,19 @@ impl Db {
             .set(idle);
     }
 
-    /// Closes the pool, waiting for connections to come back.
+    /// Closes the pool, waiting up to five seconds for connections to come
+    /// back; connections never returned (leaks) are named and abandoned.
     pub async fn close(&self) {
-        self.pool.close().await;
+        let waited = tokio::time::timeout(Duration::from_secs(5), self.pool.close()).await;
+        if waited.is_err() {
+            for hold in self.holds() {
+                tracing::warn!(
+                    site = hold.site,
+                    held_s = hold.held_for.as_secs(),
+                    "connection never returned to the pool; abandoning it at shutdown"
+                );
+            }
+        }
     }
 
     pub(crate) fn q<'a>(&self, query: &'a str) -> Cow<'a, str> {

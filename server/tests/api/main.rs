@@ -32,6 +32,7 @@ macro_rules! on_each_backend {
 }
 
 mod bad_input;
+mod chaos;
 mod garments;
 mod helpers;
 mod operations;
