@@ -7,6 +7,11 @@ need=()
 command -v cc >/dev/null 2>&1 || need+=(build-essential)
 command -v make >/dev/null 2>&1 || need+=(make)
 command -v pg_isready >/dev/null 2>&1 || need+=(postgresql-client)
+# OpenCV image analysis (the `opencv` feature of outfit-server, on by default):
+# the opencv crate binds the installed headers through libclang at build time
+command -v clang >/dev/null 2>&1 || need+=(clang)
+dpkg-query -W -f='${Status}' libclang-dev 2>/dev/null | grep -q 'ok installed' || need+=(libclang-dev)
+dpkg-query -W -f='${Status}' libopencv-dev 2>/dev/null | grep -q 'ok installed' || need+=(libopencv-dev)
 
 if [ "${#need[@]}" -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ]; then

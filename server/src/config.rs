@@ -31,6 +31,8 @@ pub struct Settings {
     pub overload: OverloadSettings,
     pub http: HttpSettings,
     pub features: FeatureFlags,
+    /// Schedule and bounds of the "similar taste" model (used only with `features.taste_model`).
+    pub taste: TasteSettings,
     /// Seconds that in-flight requests get to finish after a shutdown signal.
     pub shutdown_grace_s: u64,
     /// Bearer token of the admin routes; without one they do not exist.
@@ -51,6 +53,7 @@ impl Default for Settings {
             overload: OverloadSettings::default(),
             http: HttpSettings::default(),
             features: FeatureFlags::default(),
+            taste: TasteSettings::default(),
             shutdown_grace_s: 10,
             admin_token: None,
             chaos: ChaosSettings::default(),
@@ -138,12 +141,24 @@ impl Default for OverloadSettings {
 pub struct HttpSettings {
     /// Largest request body accepted.
     pub body_limit_bytes: usize,
+    /// Open connections per process; past this a connection gets a raw 503.
+    pub max_connections: usize,
+    /// A request head must arrive within this (slowloris defence).
+    pub header_read_timeout_ms: u64,
+    /// A connection with nothing to read for this long is closed.
+    pub idle_timeout_ms: u64,
+    /// A client that stops reading our response for this long is dropped.
+    pub write_timeout_ms: u64,
 }
 
 impl Default for HttpSettings {
     fn default() -> Self {
         HttpSettings {
             body_limit_bytes: 64 * 1024,
+            max_connections: 10_000,
+            header_read_timeout_ms: 10_000,
+            idle_timeout_ms: 60_000,
+            write_timeout_ms: 10_000,
         }
     }
 }
@@ -160,6 +175,79 @@ impl FeatureFlags {
     /// Every flag with its state, for logs and metrics.
     pub fn all(&self) -> Vec<(&'static str, bool)> {
         vec![("taste_model", self.taste_model)]
+    }
+}
+
+/// The "similar taste" model: how often it retrains and what bounds it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TasteSettings {
+    /// Milliseconds between retrains; the first runs at start-up.
+    pub retrain_interval_ms: u64,
+    /// Newest feedback rows read per retrain: bounds the data, the fit's time and its memory.
+    pub max_interactions: usize,
+    /// Embedding dimensions.
+    pub factors: u32,
+    /// ALS sweeps per fit.
+    pub iterations: u32,
+    /// Similar users whose feedback shapes one user's outfits.
+    pub neighbours: usize,
+    /// Largest bias added to a garment's score (the engine's own per-garment score is about 0..1.25).
+    pub strength: f32,
+    /// Most garments with a bias per user.
+    pub max_bias_garments: usize,
+    /// Users whose bias lists are cached per model; 0 turns the cache off.
+    pub cache_users: usize,
+}
+
+impl Default for TasteSettings {
+    fn default() -> Self {
+        TasteSettings {
+            retrain_interval_ms: 10 * 60 * 1000,
+            max_interactions: 200_000,
+            factors: 32,
+            iterations: 12,
+            neighbours: 20,
+            strength: 0.5,
+            max_bias_garments: 200,
+            cache_users: 10_000,
+        }
+    }
+}
+
+impl TasteSettings {
+    fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |key, message: &str| {
+            Err(ConfigError::Inconsistent {
+                key,
+                message: message.into(),
+            })
+        };
+        if self.retrain_interval_ms < 100 {
+            return bad("taste.retrain_interval_ms", "must be at least 100");
+        }
+        if !(1..=10_000_000).contains(&self.max_interactions) {
+            return bad("taste.max_interactions", "must be in 1..=10000000");
+        }
+        if !(1..=256).contains(&self.factors) {
+            return bad("taste.factors", "must be in 1..=256");
+        }
+        if !(1..=100).contains(&self.iterations) {
+            return bad("taste.iterations", "must be in 1..=100");
+        }
+        if !(1..=256).contains(&self.neighbours) {
+            return bad("taste.neighbours", "must be in 1..=256");
+        }
+        if !(0.0..=1.0).contains(&self.strength) {
+            return bad("taste.strength", "must be in 0..=1");
+        }
+        if !(1..=10_000).contains(&self.max_bias_garments) {
+            return bad("taste.max_bias_garments", "must be in 1..=10000");
+        }
+        if self.cache_users > 1_000_000 {
+            return bad("taste.cache_users", "must be at most 1000000");
+        }
+        Ok(())
     }
 }
 
@@ -224,6 +312,22 @@ impl Settings {
         }
         if self.http.body_limit_bytes == 0 {
             return bad("http.body_limit_bytes", "must be at least 1".into());
+        }
+        self.taste.validate()?;
+        if self.http.max_connections == 0 {
+            return bad("http.max_connections", "must be at least 1".into());
+        }
+        for (key, ms) in [
+            (
+                "http.header_read_timeout_ms",
+                self.http.header_read_timeout_ms,
+            ),
+            ("http.idle_timeout_ms", self.http.idle_timeout_ms),
+            ("http.write_timeout_ms", self.http.write_timeout_ms),
+        ] {
+            if ms == 0 {
+                return bad(key, "must be at least 1".into());
+            }
         }
         for (i, spec) in self.chaos.faults.iter().enumerate() {
             if let Err(e) = crate::chaos::FaultSpec::parse(spec) {
@@ -301,6 +405,18 @@ mod tests {
             err.contains("chaos.faults[1]") && err.contains("leak-disk"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_bad_taste_setting_is_named() {
+        let mut s = Settings::default();
+        s.taste.factors = 0;
+        let err = s.validate().expect_err("must fail").to_string();
+        assert!(err.contains("taste.factors"), "{err}");
+        s.taste.factors = 8;
+        s.taste.strength = f32::NAN;
+        let err = s.validate().expect_err("must fail").to_string();
+        assert!(err.contains("taste.strength"), "{err}");
     }
 
     #[test]

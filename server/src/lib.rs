@@ -9,13 +9,16 @@
 //! - [`config`]: typed settings from a file and `APP_*` variables;
 //! - [`domain`]: garments, profiles, contexts, outfits;
 //! - [`engine`]: outfit generation, pure and allocation-free in its hot loop;
+//! - [`feeds`]: datafeed ingest (Google Merchant XML/TSV, Awin CSV), OpenCV image analysis;
 //! - [`catalog`]: the engine's in-memory catalog, refreshed from the store;
 //! - [`store`]: sqlx repositories and migrations (SQLite, PostgreSQL);
 //! - [`api`]: axum routes, errors, extractors;
 //! - [`overload`]: admission control, load shedding, deadlines;
+//! - [`taste`]: the "similar taste" model (feature flag `taste_model`, off by default);
 //! - [`chaos`]: fault hooks (leaks, hangs, slowness), inert unless started with them;
 //! - [`telemetry`]: tracing and Prometheus metrics;
 //! - [`alloc`]: the counting global allocator behind the memory metrics;
+//! - [`serve`]: the accept loop with connection caps and slow-client timeouts;
 //! - [`startup`]: `Application::build` and `run_until_stopped`.
 
 pub mod alloc;
@@ -25,9 +28,12 @@ pub mod chaos;
 pub mod config;
 pub mod domain;
 pub mod engine;
+pub mod feeds;
 pub mod overload;
+pub mod serve;
 pub mod startup;
 pub mod store;
+pub mod taste;
 pub mod telemetry;
 
 pub use startup::Application;

@@ -1,6 +1,8 @@
-//! `outfit-server`: serve, seed or migrate. See the crate docs of `outfit_server`.
+//! `outfit-server`: serve, seed, migrate or ingest a feed. See the crate docs of `outfit_server`.
 
 use std::{io::Write, net::SocketAddr, path::PathBuf, process::ExitCode};
+
+mod ingest_cmd;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
@@ -59,6 +61,13 @@ enum Command {
     Migrate {
         #[command(flatten)]
         common: Common,
+    },
+    /// Ingest a product datafeed (Google Merchant RSS/Atom/TSV, Awin CSV) into the catalog.
+    Ingest {
+        #[command(flatten)]
+        common: Common,
+        #[command(flatten)]
+        args: ingest_cmd::IngestArgs,
     },
 }
 
@@ -149,6 +158,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             db.close().await;
             println!("seeded {written} garments (seed {seed})");
             Ok(())
+        }
+        Command::Ingest { common, args } => {
+            let settings = common.settings()?;
+            telemetry::init_tracing(settings.log_format);
+            let db = connect(&settings).await?;
+            let result = ingest_cmd::run(&db, &args).await;
+            db.close().await;
+            result
         }
         Command::Migrate { common } => {
             let settings = common.settings()?;

@@ -14,6 +14,7 @@ use crate::{
     engine,
     overload::Admission,
     store::{Db, StoreError},
+    taste::Taste,
     telemetry::Metrics,
 };
 
@@ -26,6 +27,8 @@ pub struct Application {
     listener: TcpListener,
     state: AppState,
     refresher: tokio::task::JoinHandle<()>,
+    /// The taste model's retrain task; `None` with the flag off.
+    taste_trainer: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Application {
@@ -76,6 +79,13 @@ impl Application {
             tracing::info!(feature = "chaos", enabled = false, "feature flag");
             None
         };
+        // the taste model exists only with its flag on: no task, no memory, no metric otherwise
+        let taste = if settings.features.taste_model {
+            Some(Taste::new(settings.taste.clone(), &metrics).context("starting the taste model")?)
+        } else {
+            None
+        };
+        let taste_trainer = taste.as_ref().map(|t| t.spawn(db.clone()));
         let admission = Admission::new(&settings.overload, metrics.clone());
         let listener = TcpListener::bind(settings.listen)
             .await
@@ -89,8 +99,10 @@ impl Application {
                 admission,
                 settings,
                 chaos,
+                taste,
             },
             refresher,
+            taste_trainer,
         })
     }
 
@@ -116,24 +128,23 @@ impl Application {
     ) -> anyhow::Result<()> {
         let grace = Duration::from_secs(self.state.settings.shutdown_grace_s);
         let db = self.state.db.clone();
+        let limits = self.state.settings.http.clone();
         let router = app(self.state);
-        let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
-        let server = axum::serve(self.listener, router).with_graceful_shutdown(async move {
-            shutdown.await;
-            tracing::info!("shutting down: no new connections, draining in-flight requests");
-            let _ = stopping_tx.send(());
-        });
-        let mut server = std::pin::pin!(server.into_future());
-        tokio::select! {
-            result = &mut server => result.context("serving")?,
-            _ = async {
-                let _ = stopping_rx.await;
-                tokio::time::sleep(grace).await;
-            } => {
-                tracing::warn!(grace_s = grace.as_secs(), "grace period over; dropping unfinished requests");
-            }
-        }
+        crate::serve::serve(
+            self.listener,
+            router,
+            &limits,
+            async move {
+                shutdown.await;
+                tracing::info!("shutting down: no new connections, draining in-flight requests");
+            },
+            grace,
+        )
+        .await;
         self.refresher.abort();
+        if let Some(trainer) = &self.taste_trainer {
+            trainer.abort();
+        }
         db.close().await;
         tracing::info!("stopped");
         Ok(())

@@ -172,6 +172,14 @@ impl Metrics {
         }
     }
 
+    /// Registers a collector that exists only with some feature on (the taste model's).
+    pub fn register(
+        &self,
+        collector: Box<dyn prometheus::core::Collector>,
+    ) -> prometheus::Result<()> {
+        self.registry.register(collector)
+    }
+
     /// Samples process-wide gauges (memory, tasks) and renders the text format.
     pub fn render(&self) -> String {
         if let Some(rss) = crate::alloc::resident_bytes() {

@@ -5,6 +5,7 @@ mod admin;
 mod error;
 mod garments;
 mod health;
+mod ingest;
 mod outfits;
 mod users;
 
@@ -38,6 +39,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// Fault hooks; `None` unless the server was started with chaos on.
     pub chaos: Option<Arc<Chaos>>,
+    /// The "similar taste" model; `None` unless `features.taste_model` is on.
+    pub taste: Option<Arc<crate::taste::Taste>>,
 }
 
 /// The whole application as a router, so tests can drive it without a socket.
@@ -79,6 +82,10 @@ pub fn app(state: AppState) -> Router {
                 "/admin/chaos/faults/{id}",
                 axum::routing::delete(admin::remove),
             );
+    }
+    // feed ingest runs in the background; its routes only start and watch it
+    if state.settings.admin_token.is_some() {
+        operations = operations.merge(ingest::routes());
     }
     let router = admitted.merge(operations);
     // `hang` must escape admission's deadline, so its hook sits outside it

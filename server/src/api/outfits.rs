@@ -95,7 +95,19 @@ pub(super) async fn generate(
     };
     let seed = query.seed.unwrap_or_else(rand::random);
     let catalog = state.catalog.get();
-    let outfits = engine::generate(&catalog, &profile, ctx, count as usize, seed);
+    // only with the flag on (`taste` is `None` otherwise) and a model row for this user
+    let bias = state
+        .taste
+        .as_ref()
+        .and_then(|taste| taste.bias(user.id, &catalog));
+    let outfits = engine::generate_biased(
+        &catalog,
+        &profile,
+        ctx,
+        count as usize,
+        seed,
+        bias.as_deref(),
+    );
     state.metrics.outfits_generated.inc_by(outfits.len() as u64);
     let views = outfits
         .iter()

@@ -153,6 +153,11 @@ impl Catalog {
             .and_then(|&i| self.garments.get(i as usize))
     }
 
+    /// Index of the garment with this id in [`Catalog::garments`] (the index a bias slice uses).
+    pub fn index_of(&self, id: i64) -> Option<usize> {
+        self.by_id.get(&id).map(|&i| i as usize)
+    }
+
     /// All garments, in input order (minus dropped duplicate ids).
     pub fn garments(&self) -> &[Garment] {
         &self.garments

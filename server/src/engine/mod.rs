@@ -11,10 +11,12 @@
 //!   per-garment hard constraints once, precomputes per-garment partial
 //!   scores into compact per-slot pools, and samples + scores candidate
 //!   outfits into a caller-owned buffer ([`Planner::score_batch`]);
+//!   [`Planner::with_bias`] folds an optional per-garment bias (the taste
+//!   model's) into those partial scores and sampling weights;
 //!   `pool` holds the per-slot candidate arrays and alias tables.
 //! * `color`: colour harmony in LCh as a compile-time pair table over
 //!   quantised colours ([`harmony`] exposes the same rule for a colour set).
-//! * `select`: [`generate`], which builds a planner, fills a pool of valid
+//! * `select`: [`generate`] (and [`generate_biased`]), which builds a planner, fills a pool of valid
 //!   outfits (exhaustive for tiny search spaces, sampled otherwise, with a
 //!   budget-aware fallback for tight budgets) and picks a diverse top N.
 //! * `rng`: the seedable [`WyRand`] used everywhere, so output for a seed is stable.
@@ -42,12 +44,14 @@ mod tests;
 #[cfg(test)]
 mod tests_alloc;
 #[cfg(test)]
+mod tests_bias;
+#[cfg(test)]
 mod tests_color;
 #[cfg(test)]
 mod tests_prop;
 
 pub use catalog::Catalog;
 pub use color::harmony;
-pub use planner::{Planner, Scored};
+pub use planner::{MAX_BIAS, Planner, Scored};
 pub use rng::WyRand;
-pub use select::{MAX_COUNT, generate};
+pub use select::{MAX_COUNT, generate, generate_biased};

@@ -13,7 +13,7 @@
 
 use super::catalog::Catalog;
 use super::color::{self, ABSENT};
-use super::pool::{EMPTY, Hot, Pool, UNARY};
+use super::pool::{EMPTY, Hot, Pool, UNARY, sampling_weight};
 use super::rng::WyRand;
 use crate::domain::{Context, Gender, Outfit, Placed, Profile, Slot, style_set};
 
@@ -30,6 +30,8 @@ const W_PRICE: f32 = 0.10;
 const W_LOUD: f32 = 0.25;
 /// Share of the budget an outfit is "meant" to use; the price term peaks there.
 const PRICE_TARGET: f32 = 0.7;
+/// Largest per-garment bias [`Planner::with_bias`] applies, either way.
+pub const MAX_BIAS: f32 = 1.0;
 /// Probability of adding an accessory, when one is affordable.
 const ACCESSORY_P: f64 = 0.5;
 
@@ -94,6 +96,22 @@ pub struct Planner<'c> {
 
 impl<'c> Planner<'c> {
     pub fn new(catalog: &'c Catalog, profile: &Profile, ctx: Context) -> Planner<'c> {
+        Planner::with_bias(catalog, profile, ctx, None)
+    }
+
+    /// [`Planner::new`] plus a per-garment score bias (the taste model's):
+    /// `bias[i]` is added to the unary score of catalog garment `i` (see
+    /// [`Catalog::index_of`]) and scales its sampling weight to match, so
+    /// favoured garments are both drawn more often and scored higher. Values
+    /// are clamped to ±[`MAX_BIAS`]; non-finite values and indices past the
+    /// slice count as 0. The bias is folded into the per-candidate records
+    /// here, once per request: the hot loop does not change.
+    pub fn with_bias(
+        catalog: &'c Catalog,
+        profile: &Profile,
+        ctx: Context,
+        bias: Option<&[f32]>,
+    ) -> Planner<'c> {
         let outerwear = ctx.weather.needs_outerwear();
         let budget = u64::try_from(profile.budget_cents).ok();
         let user_styles = style_set(&profile.styles);
@@ -109,7 +127,7 @@ impl<'c> Planner<'c> {
         let currency = catalog.currency_id(&profile.currency);
 
         // Pass 1: every per-garment hard constraint except the budget share.
-        let mut raw: [Vec<(u32, Hot, u8)>; 6] = Default::default();
+        let mut raw: [Vec<(u32, Hot, f64)>; 6] = Default::default();
         for slot in Slot::ALL {
             if budget.is_none() || currency.is_none() || (slot == Slot::Outerwear && !outerwear) {
                 continue;
@@ -138,14 +156,19 @@ impl<'c> Planner<'c> {
                     | u8::from(s & occasion_styles != 0) << 1
                     | u8::from(s & user_styles & occasion_styles != 0) << 2
                     | u8::from(f.color_bit & liked != 0) << 3;
+                let b = bias
+                    .and_then(|b| b.get(gi as usize))
+                    .copied()
+                    .filter(|b| b.is_finite())
+                    .map_or(0.0, |b| b.clamp(-MAX_BIAS, MAX_BIAS));
                 let hot = Hot {
                     price: f.price_cents as u64,
-                    unary: UNARY[usize::from(class)],
+                    unary: UNARY[usize::from(class)] + b,
                     styles: s,
                     color: f.color_code,
                     loud: u8::from(f.loud),
                 };
-                raw[slot.index()].push((gi, hot, class));
+                raw[slot.index()].push((gi, hot, sampling_weight(class, b)));
             }
         }
 

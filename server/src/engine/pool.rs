@@ -23,6 +23,17 @@ pub(super) const UNARY: [f32; 16] = {
 /// Alias-sampling weight per class: exp(ALIAS_TEMP · unary), computed once.
 static UNARY_WEIGHT: std::sync::LazyLock<[f64; 16]> =
     std::sync::LazyLock::new(|| UNARY.map(|u| (ALIAS_TEMP * f64::from(u)).exp()));
+/// Alias-sampling weight of a candidate of unary `class` with an extra score
+/// `bias`: exp(ALIAS_TEMP · (unary + bias)), from the table when there is no bias.
+pub(super) fn sampling_weight(class: u8, bias: f32) -> f64 {
+    let w = UNARY_WEIGHT[usize::from(class & 15)];
+    if bias == 0.0 {
+        w
+    } else {
+        w * (ALIAS_TEMP * f64::from(bias)).exp()
+    }
+}
+
 /// What the hot loop needs about one candidate (16 bytes, 4 per cache line).
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Hot {
@@ -60,13 +71,11 @@ pub(super) struct Pool {
 }
 
 impl Pool {
-    /// `items`: (catalog index, record, unary class), already in (price, index) order.
-    pub(super) fn build(items: &[(u32, Hot, u8)]) -> Pool {
+    /// `items`: (catalog index, record, sampling weight from [`sampling_weight`]),
+    /// already in (price, index) order.
+    pub(super) fn build(items: &[(u32, Hot, f64)]) -> Pool {
         debug_assert!(items.is_sorted_by_key(|&(g, h, _)| (h.price, g)));
-        let weights: Vec<f64> = items
-            .iter()
-            .map(|&(_, _, class)| UNARY_WEIGHT[usize::from(class)])
-            .collect();
+        let weights: Vec<f64> = items.iter().map(|&(_, _, w)| w).collect();
         Pool {
             hot: items.iter().map(|&(_, h, _)| h).collect(),
             garment: items.iter().map(|&(g, _, _)| g).collect(),

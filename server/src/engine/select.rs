@@ -29,11 +29,24 @@ pub fn generate(
     count: usize,
     seed: u64,
 ) -> Vec<Outfit> {
+    generate_biased(catalog, profile, ctx, count, seed, None)
+}
+
+/// [`generate`] with a per-garment score bias by catalog index (see
+/// [`Planner::with_bias`]); `None` is exactly [`generate`].
+pub fn generate_biased(
+    catalog: &Catalog,
+    profile: &Profile,
+    ctx: Context,
+    count: usize,
+    seed: u64,
+    bias: Option<&[f32]>,
+) -> Vec<Outfit> {
     let count = count.min(MAX_COUNT);
     if count == 0 {
         return Vec::new();
     }
-    let planner = Planner::new(catalog, profile, ctx);
+    let planner = Planner::with_bias(catalog, profile, ctx, bias);
     if !planner.is_feasible() {
         return Vec::new();
     }

@@ -51,15 +51,20 @@ static GLOBAL: Counting = Counting;
 fn score_batch_does_not_allocate_after_warm_up() {
     let catalog = Catalog::new(synthetic::catalog(5_000, 21));
     let profiles = synthetic::profiles(4, 22);
+    // every other planner carries a taste bias: folded in at construction, it must not cost the loop
+    let bias: Vec<f32> = (0..catalog.len())
+        .map(|i| (i % 7) as f32 * 0.1 - 0.3)
+        .collect();
     let planners: Vec<Planner<'_>> = profiles
         .iter()
         .zip([Weather::Cold, Weather::Hot, Weather::Rain, Weather::Mild])
-        .map(|(p, weather)| {
+        .enumerate()
+        .map(|(i, (p, weather))| {
             let ctx = Context {
                 occasion: Occasion::Everyday,
                 weather,
             };
-            Planner::new(&catalog, p, ctx)
+            Planner::with_bias(&catalog, p, ctx, (i % 2 == 1).then_some(&bias[..]))
         })
         .collect();
     let mut buf = vec![Scored::EMPTY; 1024];

@@ -172,6 +172,23 @@ proptest! {
             prop_assert_eq!(out.is_empty(), !exists(&catalog, &p, ctx));
         }
     }
+    #[test]
+    fn any_bias_keeps_every_hard_constraint(
+        garments in prop::collection::vec(garment(), 0..60),
+        p in profile(),
+        ctx in context(),
+        count in 1usize..20,
+        seed in any::<u64>(),
+        bias in prop::collection::vec(prop_oneof![-3.0f32..3.0, Just(f32::NAN), Just(f32::INFINITY)], 0..70),
+    ) {
+        let catalog = Catalog::new(garments);
+        let out = generate_biased(&catalog, &p, ctx, count, seed, Some(&bias));
+        if let Err(e) = check_response(&catalog, &p, ctx, count, &out) {
+            return Err(TestCaseError::fail(e));
+        }
+        // a bias re-ranks, it never makes a feasible request infeasible
+        prop_assert_eq!(out.is_empty(), !exists(&catalog, &p, ctx));
+    }
 }
 
 proptest! {

@@ -23,6 +23,36 @@ impl FeedbackAction {
             FeedbackAction::Save => "save",
         }
     }
+
+    pub fn parse(s: &str) -> Option<FeedbackAction> {
+        [
+            FeedbackAction::Like,
+            FeedbackAction::Dislike,
+            FeedbackAction::Save,
+        ]
+        .into_iter()
+        .find(|a| a.as_str() == s)
+    }
+}
+
+/// One feedback row as the taste model reads it.
+#[derive(Debug, Clone)]
+pub(crate) struct FeedbackEvent {
+    pub(crate) user_id: i64,
+    pub(crate) action: FeedbackAction,
+    pub(crate) garment_ids: Vec<i64>,
+}
+
+/// A page of feedback rows, newest first.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct FeedbackPage {
+    pub(crate) events: Vec<FeedbackEvent>,
+    /// Rows fetched, decodable or not.
+    pub(crate) rows: usize,
+    /// Rows whose action or garment list did not decode (left out of `events`).
+    pub(crate) skipped: usize,
+    /// Smallest id fetched: the `before` of the next page.
+    pub(crate) last_id: Option<i64>,
 }
 
 /// A feedback write.
@@ -132,5 +162,49 @@ impl Db {
             .fetch_one(&mut *conn)
             .await?;
         Ok(row.try_get::<i64, _>(0)?)
+    }
+
+    /// Up to `limit` feedback rows with `id < before` (all when `None`), newest
+    /// first. Rows that do not decode are counted and skipped, so one bad row
+    /// cannot stop the taste model from training. Keyset paging: each page
+    /// holds a pooled connection for one short query only.
+    #[tracing::instrument(skip_all, fields(limit))]
+    pub(crate) async fn feedback_page(
+        &self,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<FeedbackPage, StoreError> {
+        let sql = self.q("SELECT id, user_id, action, garment_ids FROM feedback \
+             WHERE id < ? ORDER BY id DESC LIMIT ?");
+        let mut conn = self.acquire(site!()).await?;
+        let rows = sqlx::query(&sql)
+            .bind(before.unwrap_or(i64::MAX))
+            .bind(i64::from(limit))
+            .fetch_all(&mut *conn)
+            .await?;
+        drop(conn);
+        let mut page = FeedbackPage {
+            events: Vec::with_capacity(rows.len()),
+            rows: rows.len(),
+            ..FeedbackPage::default()
+        };
+        for row in &rows {
+            let id: i64 = row.try_get(0)?;
+            page.last_id = Some(page.last_id.map_or(id, |l: i64| l.min(id)));
+            let action: String = row.try_get(2)?;
+            let ids: String = row.try_get(3)?;
+            match (
+                FeedbackAction::parse(&action),
+                serde_json::from_str::<Vec<i64>>(&ids),
+            ) {
+                (Some(action), Ok(garment_ids)) => page.events.push(FeedbackEvent {
+                    user_id: row.try_get(1)?,
+                    action,
+                    garment_ids,
+                }),
+                _ => page.skipped += 1,
+            }
+        }
+        Ok(page)
     }
 }

@@ -33,11 +33,14 @@ macro_rules! on_each_backend {
 
 mod bad_input;
 mod chaos;
+mod feeds;
 mod garments;
 mod helpers;
 mod operations;
 mod outfits;
 mod overload;
 mod pool_tracking;
+mod slow_clients;
 mod store;
+mod taste;
 mod users;

@@ -1,0 +1,106 @@
+//! `release-gate explain FILE`: a scenario in plain words.
+
+use std::fmt::Write as _;
+
+use scenarios::{Ramp, Scenario, SloSet};
+
+fn ramp(r: Option<&Ramp>, unit: &str) -> Option<String> {
+    r.map(|r| {
+        if (r.start - r.end).abs() < f64::EPSILON {
+            format!("{} {unit}", r.start)
+        } else {
+            format!("{} rising to {} {unit}", r.start, r.end).replace(
+                "rising to",
+                if r.end < r.start {
+                    "falling to"
+                } else {
+                    "rising to"
+                },
+            )
+        }
+    })
+}
+
+fn slos(s: &SloSet) -> String {
+    let mut parts = Vec::new();
+    for (name, v) in [("p50", &s.p50_ms), ("p95", &s.p95_ms), ("p99", &s.p99_ms)] {
+        if let Some(v) = v {
+            parts.push(format!("{name} at most {} ms", v.get_ref()));
+        }
+    }
+    if let Some(v) = &s.max_error_rate {
+        parts.push(format!("errors at most {:.2}%", v.get_ref() * 100.0));
+    }
+    if let Some(v) = &s.max_shed_rate {
+        parts.push(format!("shed at most {:.2}%", v.get_ref() * 100.0));
+    }
+    if let Some(v) = &s.min_goodput {
+        parts.push(format!("goodput at least {:.0}%", v.get_ref() * 100.0));
+    }
+    if let Some(v) = &s.max_silent {
+        parts.push(format!("at most {} silent answers", v.get_ref()));
+    }
+    if parts.is_empty() {
+        "no bound".to_string()
+    } else {
+        parts.join(", ")
+    }
+}
+
+/// The scenario described in sentences, one block per part.
+pub(crate) fn explain(s: &Scenario) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "Scenario {:?}: {}", s.name, s.description);
+    let _ = writeln!(
+        out,
+        "It lasts {} in all, peaks at {} concurrent users, and an app gives up on an answer after {}.\n",
+        s.total_duration(),
+        s.peak_users(),
+        s.client_timeout.get_ref()
+    );
+    out.push_str("Traffic, phase by phase:\n");
+    for p in &s.phases {
+        let p = p.get_ref();
+        let users = ramp(p.users.as_ref().map(|u| u.get_ref()), "users");
+        let arrivals = ramp(
+            p.arrivals_per_s.as_ref().map(|a| a.get_ref()),
+            "new installs per second",
+        );
+        let load = [users, arrivals]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(", plus ");
+        let _ = writeln!(
+            out,
+            "  - {} for {}: {}; judged on: {}",
+            p.name.get_ref(),
+            p.duration.get_ref(),
+            if load.is_empty() {
+                "no load".to_string()
+            } else {
+                load
+            },
+            slos(&s.slo_for(p.name.get_ref()))
+        );
+    }
+    if let Some(leaks) = &s.leaks {
+        out.push_str("\nLeak budgets:\n");
+        if let Some(d) = &leaks.connections_back_within {
+            let _ = writeln!(
+                out,
+                "  - pool connections back to idle within {d} after the load stops"
+            );
+        }
+        if let Some(b) = leaks.memory_bytes_per_request {
+            let _ = writeln!(out, "  - memory growth at most {b} bytes per request");
+        }
+    }
+    if !s.faults.is_empty() {
+        out.push_str("\nFaults:\n");
+        for f in &s.faults {
+            let _ = writeln!(out, "  - {} at {} for {}", f.kind, f.at, f.duration);
+        }
+    }
+    out
+}

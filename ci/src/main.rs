@@ -1,0 +1,185 @@
+//! `release-gate`: runs the spike scenarios against a candidate server build
+//! and blocks the release (exit 1) when any SLO, detector or check fails.
+//!
+//! Layout:
+//! - `candidate`: starting and stopping the candidate command;
+//! - `suite`: the suites and how a step runs on a fresh database;
+//! - `checklist`: the onboarding checklist, asserted on content;
+//! - `checks`: production configuration and capacity arithmetic;
+//! - `loadrun`: loadbot runs and their SLO verdicts;
+//! - `explain`: a scenario in plain words;
+//! - `verdict`, `report`: the findings and `gate.json`, `junit.xml`, `summary.md`.
+
+mod candidate;
+mod checklist;
+mod checks;
+mod explain;
+mod loadrun;
+mod report;
+mod suite;
+mod verdict;
+
+use std::{path::PathBuf, process::ExitCode};
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "release-gate",
+    version,
+    about = "Blocks a release that fails the spike scenarios"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// Which suite: `ci` (minutes on 2 cores) or `full`.
+    #[arg(long, default_value = "ci")]
+    suite: String,
+    /// The command that starts the server under test; the gate adds
+    /// `--listen`, `--database-url` and `--seed-garments`.
+    #[arg(long, default_value = "target/release/outfit-server serve")]
+    candidate: String,
+    /// A PostgreSQL or MySQL server to run the candidate on (a fresh database
+    /// per step); SQLite when absent.
+    #[arg(long, value_name = "URL")]
+    database_url: Option<String>,
+    /// Where gate.json, junit.xml, summary.md and each step's reports go.
+    #[arg(long, default_value = "reports/gate")]
+    report_dir: PathBuf,
+    /// The folder of the scenario files.
+    #[arg(long, default_value = "scenarios")]
+    scenarios_dir: PathBuf,
+    /// The loadbot binary [default: next to release-gate].
+    #[arg(long, env = "SPIKEPROOF_LOADBOT_BIN")]
+    loadbot_bin: Option<PathBuf>,
+    /// Server instances the production deployment runs (for the capacity arithmetic).
+    #[arg(long, default_value_t = 1)]
+    instances: u32,
+    /// Only these steps of the suite (repeatable), e.g. `--only onboarding-checklist`.
+    #[arg(long)]
+    only: Vec<String>,
+    /// `KEY=VALUE` set in the candidate's environment (repeatable).
+    #[arg(long = "candidate-env", value_name = "KEY=VALUE")]
+    candidate_env: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print a scenario file in plain words.
+    Explain { file: PathBuf },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Some(Command::Explain { file }) = &cli.command {
+        return match scenarios::Scenario::from_file(file) {
+            Ok(s) => {
+                print!("{}", explain::explain(&s));
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(2)
+            }
+        };
+    }
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(3);
+        }
+    };
+    runtime.block_on(gate(cli))
+}
+
+async fn gate(cli: Cli) -> ExitCode {
+    let Some(mut steps) = suite::steps(&cli.suite) else {
+        eprintln!("error: unknown suite {:?} (ci or full)", cli.suite);
+        return ExitCode::from(2);
+    };
+    if !cli.only.is_empty() {
+        if let Some(bad) = cli
+            .only
+            .iter()
+            .find(|o| !steps.iter().any(|s| s.name() == o.as_str()))
+        {
+            eprintln!(
+                "error: --only {bad:?} is not a step of the {} suite",
+                cli.suite
+            );
+            return ExitCode::from(2);
+        }
+        steps.retain(|s| cli.only.iter().any(|o| o == s.name()));
+    }
+    let mut env = Vec::new();
+    for kv in &cli.candidate_env {
+        match kv.split_once('=') {
+            Some((k, v)) if !k.is_empty() => env.push((k.to_string(), v.to_string())),
+            _ => {
+                eprintln!("error: --candidate-env {kv:?} is not KEY=VALUE");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let needs_loadbot = steps.iter().any(|s| matches!(s, suite::Step::Load { .. }));
+    let loadbot = if needs_loadbot {
+        match loadrun::locate_loadbot(cli.loadbot_bin.as_deref()) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                return ExitCode::from(3);
+            }
+        }
+    } else {
+        None
+    };
+    let cx = suite::Context {
+        candidate: &cli.candidate,
+        database_url: cli.database_url.as_deref(),
+        scenarios_dir: &cli.scenarios_dir,
+        loadbot,
+        report_dir: &cli.report_dir,
+        instances: cli.instances,
+        env,
+    };
+    let mut checks = Vec::new();
+    for step in &steps {
+        eprintln!("release-gate: {} ...", step.name());
+        let found = suite::run_step(step, &cx).await;
+        let failed = found
+            .iter()
+            .filter(|c| c.status != verdict::Status::Passed)
+            .count();
+        eprintln!(
+            "release-gate: {} {}",
+            step.name(),
+            if failed == 0 {
+                "passed".to_string()
+            } else {
+                format!("FAILED ({failed} checks)")
+            }
+        );
+        checks.extend(found);
+    }
+    let report = verdict::GateReport::new(&cli.suite, &cli.candidate, checks);
+    if let Err(e) = report::write_all(&report, &cli.report_dir) {
+        eprintln!("error: writing the reports: {e:#}");
+        return ExitCode::from(3);
+    }
+    if report.passed {
+        println!(
+            "release-gate: PASSED ({} checks); reports in {}",
+            report.checks.len(),
+            cli.report_dir.display()
+        );
+        ExitCode::SUCCESS
+    } else {
+        println!("release-gate: FAILED; the release is blocked:");
+        for c in report.failures() {
+            println!("  - {}: {}", c.path(), c.detail);
+        }
+        println!("reports in {}", cli.report_dir.display());
+        ExitCode::from(1)
+    }
+}

@@ -1,0 +1,279 @@
+//! The suites: what the gate runs against a candidate, step by step, each on
+//! a fresh database with a freshly started candidate.
+
+use std::{
+    path::{Path, PathBuf},
+    time::{Duration, Instant},
+};
+
+use anyhow::Context as _;
+
+use crate::{
+    candidate::{Candidate, Launch},
+    checklist, checks, loadrun,
+    verdict::{Check, Status},
+};
+
+/// One step of a suite.
+#[derive(Debug, Clone)]
+pub(crate) enum Step {
+    /// Feature flags off, capacity arithmetic.
+    ProductionConfig,
+    /// Every onboarding step, asserted on content, with a latency bound per step.
+    Onboarding {
+        installs: usize,
+        step_bound: Duration,
+    },
+    /// A loadbot scenario.
+    Load {
+        name: &'static str,
+        file: &'static str,
+        users: u32,
+        duration: &'static str,
+    },
+}
+
+impl Step {
+    pub(crate) fn name(&self) -> &str {
+        match self {
+            Step::ProductionConfig => "production-config",
+            Step::Onboarding { .. } => "onboarding-checklist",
+            Step::Load { name, .. } => name,
+        }
+    }
+}
+
+/// The steps of a named suite.
+pub(crate) fn steps(suite: &str) -> Option<Vec<Step>> {
+    let onboarding = |installs| Step::Onboarding {
+        installs,
+        step_bound: Duration::from_millis(1_000),
+    };
+    match suite {
+        // a few minutes on 2 cores
+        "ci" => Some(vec![
+            Step::ProductionConfig,
+            onboarding(10),
+            Step::Load {
+                name: "appstore-spike",
+                file: "appstore-spike.toml",
+                users: 150,
+                duration: "40s",
+            },
+        ]),
+        "full" => Some(vec![
+            Step::ProductionConfig,
+            onboarding(50),
+            Step::Load {
+                name: "appstore-spike",
+                file: "appstore-spike.toml",
+                users: 2_000,
+                duration: "10m",
+            },
+        ]),
+        _ => None,
+    }
+}
+
+/// Everything a suite run needs to know.
+#[derive(Debug)]
+pub(crate) struct Context<'a> {
+    pub(crate) candidate: &'a str,
+    /// An admin URL of a PostgreSQL/MySQL server to make fresh databases on; SQLite when absent.
+    pub(crate) database_url: Option<&'a str>,
+    pub(crate) scenarios_dir: &'a Path,
+    pub(crate) loadbot: Option<PathBuf>,
+    pub(crate) report_dir: &'a Path,
+    pub(crate) instances: u32,
+    pub(crate) env: Vec<(String, String)>,
+}
+
+/// Runs one step on a fresh candidate; never panics, always returns checks.
+pub(crate) async fn run_step(step: &Step, cx: &Context<'_>) -> Vec<Check> {
+    let started = Instant::now();
+    let scenario = step.name().to_string();
+    let dir = cx.report_dir.join(&scenario);
+    if let Err(e) = std::fs::create_dir_all(&dir) {
+        return vec![Check::new(
+            &scenario,
+            "report folder",
+            Status::Inconclusive,
+            e.to_string(),
+        )];
+    }
+    let db = match fresh_database(cx.database_url, &dir).await {
+        Ok(db) => db,
+        Err(e) => {
+            return vec![Check::new(
+                &scenario,
+                "fresh database",
+                Status::Inconclusive,
+                format!("{e:#}"),
+            )];
+        }
+    };
+    let log = dir.join("candidate.log");
+    let launch = Launch {
+        command: cx.candidate,
+        database_url: &db.url,
+        garments: 2_000,
+        env: &cx.env,
+        log: &log,
+    };
+    let mut candidate = match Candidate::start(&launch).await {
+        Ok(c) => c,
+        Err(e) => {
+            // a candidate that does not come up, on a fresh database, fails the gate
+            return vec![
+                Check::fail(&scenario, "candidate starts", format!("{e:#}"))
+                    .took(started.elapsed().as_secs_f64()),
+            ];
+        }
+    };
+    let mut found = vec![Check::pass(
+        &scenario,
+        "candidate starts",
+        format!(
+            "migrated a fresh database and listened on {}",
+            candidate.url
+        ),
+    )];
+    found.extend(match step {
+        Step::ProductionConfig => production_config(&candidate, cx).await,
+        Step::Onboarding {
+            installs,
+            step_bound,
+        } => {
+            checklist::run(
+                &candidate.url,
+                &checklist::Settings {
+                    installs: *installs,
+                    step_bound: *step_bound,
+                },
+            )
+            .await
+        }
+        Step::Load {
+            name,
+            file,
+            users,
+            duration,
+        } => match &cx.loadbot {
+            Some(loadbot) => {
+                let file = cx.scenarios_dir.join(file);
+                loadrun::run(
+                    &loadrun::LoadRun {
+                        loadbot,
+                        scenario_name: name,
+                        scenario_file: &file,
+                        users: *users,
+                        duration,
+                        seed: 1,
+                        report_dir: &dir,
+                    },
+                    &candidate.url,
+                )
+                .await
+            }
+            None => vec![Check::new(
+                name,
+                "load run",
+                Status::Inconclusive,
+                "no loadbot binary (see --loadbot-bin)",
+            )],
+        },
+    });
+    if !candidate.is_alive() {
+        found.push(Check::fail(
+            &scenario,
+            "candidate survives",
+            format!(
+                "the candidate process died during the scenario; its log: {}",
+                log.display()
+            ),
+        ));
+    }
+    candidate.stop().await;
+    let took = started.elapsed().as_secs_f64();
+    found
+        .into_iter()
+        .map(|c| if c.seconds == 0.0 { c.took(took) } else { c })
+        .collect()
+}
+
+async fn production_config(candidate: &Candidate, cx: &Context<'_>) -> Vec<Check> {
+    let metrics = match checks::scrape(&candidate.url).await {
+        Ok(m) => m,
+        Err(e) => {
+            return vec![Check::fail(
+                "production-config",
+                "metrics",
+                format!("{e:#}"),
+            )];
+        }
+    };
+    let mut found = checks::features_off(&metrics);
+    let limits = match checks::database_limits(&candidate.database_url).await {
+        Ok(l) => l,
+        Err(e) => {
+            return [
+                found,
+                vec![Check::fail(
+                    "production-config",
+                    "capacity arithmetic",
+                    format!("reading the database's limits: {e:#}"),
+                )],
+            ]
+            .concat();
+        }
+    };
+    found.push(checks::capacity(
+        cx.instances,
+        metrics.get("db_pool_max_connections").copied(),
+        limits,
+    ));
+    found
+}
+
+/// A fresh database: a SQLite file in the step's folder, or a new database on the given server.
+struct FreshDb {
+    url: String,
+}
+
+async fn fresh_database(admin: Option<&str>, dir: &Path) -> anyhow::Result<FreshDb> {
+    use sqlx::Connection;
+    let Some(admin) = admin else {
+        let path = dir.join("candidate.db");
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+        return Ok(FreshDb {
+            url: format!("sqlite://{}", path.display()),
+        });
+    };
+    let name = format!("spikeproof_gate_{:016x}", rand_u64());
+    if admin.starts_with("postgres") {
+        let mut conn = sqlx::PgConnection::connect(admin)
+            .await
+            .context("connecting to PostgreSQL")?;
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .await?;
+    } else {
+        let mut conn = sqlx::MySqlConnection::connect(admin)
+            .await
+            .context("connecting to MySQL")?;
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .await?;
+    }
+    let base = admin.rsplit_once('/').map_or(admin, |(b, _)| b);
+    Ok(FreshDb {
+        url: format!("{base}/{name}"),
+    })
+}
+
+fn rand_u64() -> u64 {
+    use std::hash::{BuildHasher, RandomState};
+    RandomState::new().hash_one(Instant::now())
+}

@@ -1,0 +1,357 @@
+//! One `loadbot spike` run: scenario, server, fleet, verdict, reports.
+
+use std::{
+    path::{Path, PathBuf},
+    sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicU32, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use anyhow::Context;
+use scenarios::{Scenario, ScenarioError};
+
+use crate::{
+    cli::{SpikeArgs, host_port},
+    driver::{self, GooseRun},
+    engine::Engine,
+    http::HttpSettings,
+    journeys::Mix,
+    outcome::Outcome,
+    plan::Plan,
+    progress, report,
+    report::{PhaseSummary, Summary},
+    selfcheck::{self, Figures},
+    server::{self, ChildServer, Launch},
+    slo,
+};
+
+pub(crate) const EXIT_PASS: u8 = 0;
+pub(crate) const EXIT_FAIL: u8 = 1;
+pub(crate) const EXIT_USAGE: u8 = 2;
+pub(crate) const EXIT_CANNOT_RUN: u8 = 3;
+
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+/// The child server's pid, for a second Ctrl-C that exits at once.
+static CHILD_PID: AtomicU32 = AtomicU32::new(0);
+
+/// Runs a spike and returns the exit status.
+pub(crate) async fn spike(args: SpikeArgs) -> u8 {
+    let scenario = match &args.scenario {
+        Some(path) => Scenario::from_file(path),
+        None => Scenario::appstore_spike(),
+    };
+    let scenario = match scenario {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: invalid scenario: {e}");
+            return match e {
+                ScenarioError::Read { .. } => EXIT_USAGE,
+                ScenarioError::Invalid(_) => EXIT_USAGE,
+            };
+        }
+    };
+    match spike_with(&args, &scenario).await {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: the run could not happen: {e:#}");
+            EXIT_CANNOT_RUN
+        }
+    }
+}
+
+/// Workers for a peak: enough for the concurrency the peak asks, bounded.
+fn default_workers(plan: &Plan) -> usize {
+    let arrivals = plan
+        .phases
+        .iter()
+        .map(|p| p.arrivals_per_s.max())
+        .fold(0.0, f64::max);
+    let want = plan.peak_users() / 10.0 + arrivals * 4.0;
+    (want.ceil() as usize).clamp(16, 1_000)
+}
+
+async fn spike_with(args: &SpikeArgs, scenario: &Scenario) -> anyhow::Result<u8> {
+    let plan = Plan::new(scenario, args.duration, args.users);
+    let workers = args
+        .workers
+        .map_or_else(|| default_workers(&plan), |w| w as usize);
+    let seed = args.seed.unwrap_or_else(rand::random);
+    let started_at = chrono::Utc::now();
+    let dir = args.report_dir.clone().unwrap_or_else(|| {
+        PathBuf::from("reports").join(started_at.format("%Y%m%d-%H%M%S").to_string())
+    });
+    std::fs::create_dir_all(&dir)
+        .with_context(|| format!("creating the report folder {}", dir.display()))?;
+    let http = HttpSettings {
+        client_timeout: scenario.client_timeout.get_ref().get(),
+        refresh_after: scenario
+            .journeys
+            .impatient
+            .as_ref()
+            .map(|i| i.refresh_after.get_ref().get()),
+        page_size: scenario
+            .journeys
+            .browser
+            .as_ref()
+            .map_or(20, |b| *b.page_size.get_ref()),
+    };
+    // every worker may hold a connection of its own: never fail with EMFILE
+    if let Err(e) = rlimit::increase_nofile_limit(u64::MAX) {
+        eprintln!("loadbot: could not raise the open file limit: {e}");
+    }
+    let engine = Arc::new(Engine::new(plan, Mix::new(scenario), http, seed));
+    install_ctrlc(&engine);
+
+    // the server: a child of ours, or the target given
+    let (child, target) = match &args.target {
+        Some(url) => {
+            reachable(url).await?;
+            (None, url.clone())
+        }
+        None => {
+            let bin = server::locate(args.server_bin.as_deref())?;
+            let launch = Launch {
+                bin: &bin,
+                database_url: args.database_url.as_deref(),
+                garments: args.garments,
+                extra: &args.server_arg,
+                log: &dir.join("server.log"),
+            };
+            let child = ChildServer::start(&launch).await?;
+            let url = child.url.clone();
+            (Some(child), url)
+        }
+    };
+    let urls = crate::http::Urls::new(&target).with_context(|| format!("target {target}"))?;
+    let _ = engine.urls.set(urls);
+    eprintln!(
+        "loadbot: {} against {target}: {:.0} s, peak {:.0} users, {workers} workers, seed {seed}; reports in {}",
+        scenario.name,
+        engine.plan.total.as_secs_f64(),
+        engine.plan.peak_users(),
+        dir.display()
+    );
+    let cpu_before = selfcheck::cpu_seconds();
+    let wall = Instant::now();
+    let outcome = if INTERRUPTED.load(Ordering::Relaxed) {
+        Ok(())
+    } else {
+        let dispatcher = tokio::spawn({
+            let engine = Arc::clone(&engine);
+            async move { engine.dispatch().await }
+        });
+        let display = tokio::spawn(progress::show(Arc::clone(&engine)));
+        let goose = GooseRun {
+            target: &target,
+            workers,
+            report_dir: (!args.no_goose_reports).then_some(dir.as_path()),
+            client_timeout: engine.http.client_timeout,
+        };
+        let result = driver::run(Arc::clone(&engine), &goose).await;
+        engine.stop();
+        let _ = dispatcher.await;
+        let _ = display.await;
+        result
+    };
+    let wall = engine.started().map_or(wall.elapsed(), |t0| t0.elapsed());
+    let cpu = cpu_before.and_then(|b| selfcheck::cpu_seconds().map(|a| a - b));
+    if let Some(child) = child {
+        CHILD_PID.store(0, Ordering::Relaxed);
+        if let Err(e) = child.stop().await {
+            eprintln!("loadbot: stopping outfit-server: {e:#}");
+        }
+    }
+    outcome?;
+    let summary = summarize(
+        args, scenario, &engine, &target, seed, started_at, wall, cpu, workers, &dir,
+    );
+    report::write(&dir, &summary)?;
+    print_verdict(&summary, &dir);
+    Ok(summary.exit_code)
+}
+
+async fn reachable(url: &str) -> anyhow::Result<()> {
+    let addr = host_port(url);
+    match tokio::time::timeout(
+        Duration::from_secs(5),
+        tokio::net::TcpStream::connect(&addr),
+    )
+    .await
+    {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => anyhow::bail!("target {url} is unreachable: {e}"),
+        Err(_) => anyhow::bail!("target {url} is unreachable: no connection within 5 s"),
+    }
+}
+
+fn install_ctrlc(engine: &Arc<Engine>) {
+    let engine = Arc::clone(engine);
+    let installed = ctrlc::set_handler(move || {
+        if INTERRUPTED.swap(true, Ordering::SeqCst) {
+            // a second Ctrl-C: leave now, and take the server along
+            let pid = CHILD_PID.load(Ordering::Relaxed);
+            if pid != 0 {
+                let pid = nix::unistd::Pid::from_raw(i32::try_from(pid).unwrap_or(i32::MAX));
+                let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+            }
+            std::process::exit(130);
+        }
+        eprintln!(
+            "\nloadbot: stopping (Ctrl-C again to quit at once); the reports will still be written"
+        );
+        engine.stop();
+        goose::trigger_killswitch("Ctrl-C");
+    });
+    if let Err(e) = installed {
+        eprintln!("loadbot: cannot catch Ctrl-C: {e}");
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn summarize(
+    args: &SpikeArgs,
+    scenario: &Scenario,
+    engine: &Engine,
+    target: &str,
+    seed: u64,
+    started_at: chrono::DateTime<chrono::Utc>,
+    wall: Duration,
+    cpu: Option<f64>,
+    workers: usize,
+    dir: &Path,
+) -> Summary {
+    let plan = &engine.plan;
+    let mut phases = Vec::new();
+    let mut failures = Vec::new();
+    let mut outcomes = [0u64; Outcome::ALL.len()];
+    let (mut arrivals, mut late, mut dropped) = (0, 0, 0);
+    for (i, p) in plan.phases.iter().enumerate() {
+        let stats = engine.stats.phase(i);
+        let verdicts = slo::judge(&scenario.slo_for(&p.name), &stats);
+        for v in verdicts.iter().filter(|v| !v.held) {
+            failures.push(format!("{}: {}", p.name, v.describe()));
+        }
+        for (total, n) in outcomes.iter_mut().zip(stats.outcomes) {
+            *total += n;
+        }
+        arrivals += stats.arrivals;
+        late += stats.late_starts;
+        dropped += stats.dropped_arrivals;
+        phases.push(PhaseSummary::new(
+            &p.name,
+            (p.start.as_secs_f64(), p.end.as_secs_f64()),
+            &stats,
+            verdicts,
+        ));
+    }
+    let requests: u64 = outcomes.iter().sum();
+    let (lag_p99_ms, lag_max_ms) = engine.lag.p99_max_ms();
+    let mut check = selfcheck::judge(&Figures {
+        cpu_seconds: cpu,
+        wall,
+        lag_p99_ms,
+        lag_max_ms,
+        late_starts: late,
+        arrivals,
+        dropped_arrivals: dropped,
+        requests,
+        workers,
+    });
+    let interrupted = INTERRUPTED.load(Ordering::Relaxed);
+    if interrupted {
+        check
+            .inconclusive
+            .push("interrupted with Ctrl-C before the shape ended".into());
+    }
+    if requests == 0 {
+        check
+            .inconclusive
+            .push("no request was sent: nothing to judge".into());
+    }
+    let loadbot_errors = engine.loadbot_errors.load(Ordering::Relaxed);
+    if loadbot_errors > 0 {
+        check.inconclusive.push(format!(
+            "{loadbot_errors} requests failed inside loadbot itself"
+        ));
+    }
+    let (verdict, exit_code) = if !failures.is_empty() {
+        ("fail", EXIT_FAIL)
+    } else if !check.inconclusive.is_empty() {
+        ("inconclusive", EXIT_FAIL)
+    } else {
+        ("pass", EXIT_PASS)
+    };
+    let goose_reports = if args.no_goose_reports {
+        Vec::new()
+    } else {
+        driver::REPORTS
+            .iter()
+            .filter(|n| dir.join(n).is_file())
+            .map(|n| (*n).to_owned())
+            .collect()
+    };
+    Summary {
+        scenario: scenario.name.clone(),
+        verdict,
+        exit_code,
+        started_at: started_at.to_rfc3339(),
+        target: target.to_owned(),
+        duration_s: wall.as_secs_f64(),
+        time_factor: plan.time_factor,
+        load_factor: plan.load_factor,
+        peak_users: plan.peak_users(),
+        seed,
+        interrupted,
+        requests,
+        expected_arrivals: plan.expected_arrivals(),
+        outcomes: Outcome::ALL
+            .iter()
+            .map(|o| (o.as_str(), outcomes[o.index()]))
+            .collect(),
+        phases,
+        failures,
+        self_check: check,
+        abandoned_at_stop: engine.stats.abandoned_at_stop.load(Ordering::Relaxed),
+        loadbot_errors,
+        goose_reports,
+    }
+}
+
+fn print_verdict(s: &Summary, dir: &Path) {
+    println!(
+        "loadbot: {} {} (exit {}): {} requests in {:.1} s",
+        s.scenario,
+        s.verdict.to_uppercase(),
+        s.exit_code,
+        s.requests,
+        s.duration_s
+    );
+    for p in &s.phases {
+        let ok = &p.latency_ms["ok"];
+        let o = |k: &str| p.outcomes.get(k).copied().unwrap_or(0);
+        println!(
+            "  {:<14} {:>8} req  ok {:>8}  shed {:>6}  errors {:>6}  silent {:>4}  p99 {:>9}  {}",
+            p.name,
+            p.requests,
+            o("ok"),
+            o("shed"),
+            o("client_error") + o("server_error") + o("connection_error"),
+            o("silent"),
+            ok.p99.map_or("-".to_owned(), |v| format!("{v:.1}ms")),
+            if p.held { "held" } else { "FAILED" }
+        );
+    }
+    for f in &s.failures {
+        println!("  FAILED {f}");
+    }
+    let silent = s.outcomes.get("silent").copied().unwrap_or(0);
+    if silent > 0 {
+        println!("  {silent} silent answers: requests with no answer within the client timeout");
+    }
+    for r in &s.self_check.inconclusive {
+        println!("  INCONCLUSIVE {r}");
+    }
+    println!("  reports: {}", dir.display());
+}

@@ -1,0 +1,8 @@
+//! `loadbot spike` end to end: the built binary against the real outfit-server
+//! on loopback, against servers that never answer or shed everything, and with
+//! bad input. Every run is bounded in time.
+
+mod healthy;
+mod helpers;
+mod misbehaving_servers;
+mod usage;

@@ -1,0 +1,241 @@
+//! Parsing the shipped scenario, refusing bad ones with file, line and key,
+//! and random valid scenarios surviving a print/parse round trip.
+
+use std::path::Path;
+
+use proptest::prelude::*;
+use scenarios::{
+    Browser, Dur, Impatient, Journeys, NewInstall, Phase, Ramp, RetryPolicy, Returning, Scenario,
+    SloSet, Slos, Spanned, Think,
+};
+
+fn parse(text: &str) -> Result<Scenario, scenarios::ScenarioError> {
+    Scenario::parse(text, Path::new("bad.toml"))
+}
+
+/// The located error of a scenario that must be refused.
+fn refused(text: &str) -> scenarios::Located {
+    match parse(text) {
+        Ok(_) => panic!("scenario was accepted:\n{text}"),
+        Err(e) => e.located().cloned().expect("a located error"),
+    }
+}
+
+const MINIMAL: &str = r#"
+name = "tiny"
+client_timeout = "2s"
+
+[[phases]]
+name = "only"
+duration = "10s"
+users = 5
+
+[journeys.returning]
+weight = 1
+think = { constant = "1s" }
+
+[slo.default]
+p99_ms = 500
+"#;
+
+#[test]
+fn the_shipped_appstore_scenario_parses_and_has_the_spike_shape() {
+    let s = Scenario::appstore_spike().expect("shipped scenario is valid");
+    let names: Vec<&str> = s
+        .phases
+        .iter()
+        .map(|p| p.get_ref().name.get_ref().as_str())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "baseline",
+            "review_lands",
+            "plateau",
+            "decay",
+            "quiet",
+            "return_wave",
+            "return_decay"
+        ]
+    );
+    assert_eq!(s.peak_users(), 2000.0);
+    assert!(s.total_duration().get().as_secs() > 3 * 3600);
+    let plateau = s.slo_for("plateau");
+    assert_eq!(plateau.max_shed_rate.map(|v| *v.get_ref()), Some(0.2));
+    assert_eq!(
+        plateau.p50_ms.map(|v| *v.get_ref()),
+        Some(150.0),
+        "defaults fill in"
+    );
+}
+
+#[test]
+fn a_minimal_scenario_parses() {
+    let s = parse(MINIMAL).expect("valid");
+    assert_eq!(s.client_timeout.get_ref().as_millis(), 2_000);
+}
+
+#[test]
+fn an_unknown_key_names_its_line_and_key() {
+    let text = MINIMAL.replace("users = 5", "users = 5\nuserz = 7");
+    let e = refused(&text);
+    assert_eq!(e.file, "bad.toml");
+    assert_eq!(e.line, 9, "{e}");
+    assert_eq!(e.key, "userz", "{e}");
+    assert!(e.message.contains("unknown field"), "{e}");
+}
+
+#[test]
+fn a_bad_unit_names_its_line_and_key() {
+    let e = refused(&MINIMAL.replace("\"10s\"", "\"10 sec\""));
+    assert_eq!((e.line, e.key.as_str()), (7, "duration"), "{e}");
+    assert!(e.message.contains("unknown unit"), "{e}");
+}
+
+#[test]
+fn a_bad_key_inside_an_inline_table_is_named() {
+    let e = refused(&MINIMAL.replace("{ constant = \"1s\" }", "{ gaussian = \"1s\" }"));
+    assert_eq!(e.line, 12, "{e}");
+    assert!(e.key.starts_with("think"), "{e}");
+}
+
+#[test]
+fn an_impossible_shape_is_refused_with_its_key() {
+    let e = refused(&MINIMAL.replace("users = 5", "users = { start = 5, end = -1 }"));
+    assert_eq!((e.line, e.key.as_str()), (8, "phases[0].users"), "{e}");
+    let e = refused(&MINIMAL.replace("users = 5", "users = 0"));
+    assert!(e.message.contains("sends nothing"), "{e}");
+    let e = refused(&MINIMAL.replace("users = 5", ""));
+    assert!(e.key.contains("users"), "{e}");
+}
+
+#[test]
+fn slos_must_name_real_phases_and_be_ordered() {
+    let e = refused(&format!("{MINIMAL}\n[slo.phases.peak]\np99_ms = 100\n"));
+    assert_eq!(e.key, "slo.phases.peak", "{e}");
+    assert!(e.message.contains("no phase is named"), "{e}");
+    let e = refused(&MINIMAL.replace("p99_ms = 500", "p95_ms = 600\np99_ms = 500"));
+    assert_eq!((e.line, e.key.as_str()), (16, "slo.default.p99_ms"), "{e}");
+    let e = refused(&MINIMAL.replace("p99_ms = 500", "max_shed_rate = 5"));
+    assert_eq!(e.key, "slo.default.max_shed_rate", "{e}");
+}
+
+#[test]
+fn a_toml_syntax_error_names_its_line() {
+    let e = refused(&MINIMAL.replace("name = \"only\"", "name = only"));
+    assert_eq!(e.line, 6, "{e}");
+}
+
+fn dur() -> impl Strategy<Value = Dur> {
+    (1u64..86_400_000).prop_map(Dur::from_millis)
+}
+
+fn think() -> impl Strategy<Value = Think> {
+    prop_oneof![
+        (0u64..60_000).prop_map(|ms| Think::Constant(Dur::from_millis(ms))),
+        (0u64..60_000).prop_map(|ms| Think::Exponential(Dur::from_millis(ms))),
+        (0u64..60_000, 0u64..60_000).prop_map(|(a, b)| Think::Uniform([
+            Dur::from_millis(a.min(b)),
+            Dur::from_millis(a.max(b))
+        ])),
+    ]
+}
+
+fn ramp() -> impl Strategy<Value = Ramp> {
+    (0u32..100_000, 0u32..100_000).prop_map(|(a, b)| Ramp {
+        start: f64::from(a),
+        end: f64::from(b) / 4.0,
+    })
+}
+
+fn s<T>(v: T) -> Spanned<T> {
+    Spanned::new(0..0, v)
+}
+
+prop_compose! {
+    fn scenario()(
+        phases in prop::collection::vec((dur(), ramp(), prop::option::of(ramp())), 1..6),
+        thinks in prop::collection::vec(think(), 4),
+        weights in prop::collection::vec(0u32..10, 4),
+        timeout_ms in 2u64..60_000,
+        p99 in 1u32..10_000,
+        storm in any::<bool>(),
+    ) -> Scenario {
+        let phases = phases.into_iter().enumerate().map(|(i, (duration, users, arrivals))| s(Phase {
+            name: s(format!("phase_{i}")),
+            duration: s(duration),
+            // keep every scenario sending something
+            users: Some(s(Ramp { start: users.start + 1.0, end: users.end })),
+            arrivals_per_s: arrivals.map(s),
+        })).collect::<Vec<_>>();
+        let first = phases[0].get_ref().name.get_ref().clone();
+        Scenario {
+            name: "random".into(),
+            description: "generated".into(),
+            client_timeout: s(Dur::from_millis(timeout_ms)),
+            phases,
+            journeys: Journeys {
+                new_install: Some(NewInstall { weight: weights[0], think: s(thinks[0]), feedback: s([1, 3]) }),
+                returning: Some(Returning { weight: weights[1] + 1, think: s(thinks[1]), feedback: s([0, 2]) }),
+                browser: Some(Browser {
+                    weight: weights[2], think: s(thinks[2]), pages: s([1, 3]),
+                    page_size: s(20), details_per_page: s([0, 2]),
+                }),
+                impatient: Some(Impatient {
+                    weight: weights[3], think: s(thinks[3]),
+                    refresh_after: s(Dur::from_millis(timeout_ms / 2)),
+                    on_503: if storm { RetryPolicy::RetryImmediately } else { RetryPolicy::HonourRetryAfter },
+                    max_retries: s(3),
+                }),
+                probe: None,
+            },
+            slo: Slos {
+                default: SloSet { p99_ms: Some(s(f64::from(p99))), max_silent: Some(s(0)), ..SloSet::default() },
+                phases: [(first, s(SloSet { max_shed_rate: Some(s(0.25)), ..SloSet::default() }))].into(),
+            },
+            leaks: None,
+            faults: Vec::new(),
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn random_valid_scenarios_print_and_parse_back(sc in scenario()) {
+        let text = sc.to_toml().map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let back = parse(&text).map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
+        prop_assert_eq!(back, sc);
+    }
+
+    #[test]
+    fn arbitrary_text_is_refused_without_panicking(text in "\\PC{0,200}") {
+        let _ = parse(&text);
+    }
+
+    #[test]
+    fn mangled_shipped_scenarios_never_panic(cut in 0usize..4_000, insert in "[a-z =\"\\[\\]{}0-9.\n]{0,8}") {
+        let base = scenarios::APPSTORE_SPIKE;
+        let cut = cut.min(base.len());
+        let cut = (0..=cut).rev().find(|i| base.is_char_boundary(*i)).unwrap_or(0);
+        let text = format!("{}{}{}", &base[..cut], insert, &base[cut..]);
+        let _ = parse(&text);
+    }
+}
+
+#[test]
+fn every_shipped_scenario_file_is_valid() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut seen = 0;
+    for entry in std::fs::read_dir(dir).expect("crate folder") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|e| e == "toml")
+            && path.file_name().is_some_and(|n| n != "Cargo.toml")
+        {
+            Scenario::from_file(&path).unwrap_or_else(|e| panic!("{e}"));
+            seen += 1;
+        }
+    }
+    assert!(seen >= 3, "found {seen} scenario files");
+}

@@ -1,0 +1,127 @@
+//! The accept loop: hyper under our own limits, because a spike brings odd
+//! clients too.
+//!
+//! - at most `http.max_connections` open connections; past that a connection
+//!   gets the overload contract's `503` written raw, then is closed, so even
+//!   the excess is answered rather than left in the backlog;
+//! - a request head must arrive within `http.header_read_timeout_ms`
+//!   (slowloris clients trickling headers are cut);
+//! - a connection idle past `http.idle_timeout_ms`, or whose client stops
+//!   reading our response for `http.write_timeout_ms`, is closed;
+//! - on shutdown: stop accepting, let open connections finish (graceful).
+
+use std::{future::Future, sync::Arc, time::Duration};
+
+use axum::Router;
+use hyper::body::Incoming;
+use hyper_util::{
+    rt::{TokioExecutor, TokioIo, TokioTimer},
+    server::{conn::auto::Builder, graceful::GracefulShutdown},
+};
+use tokio::{io::AsyncWriteExt, net::TcpListener, sync::Semaphore};
+use tokio_io_timeout::TimeoutStream;
+use tower::Service;
+
+use crate::config::HttpSettings;
+
+/// Serves `router` on `listener` until `shutdown` resolves, then waits up to
+/// `grace` for open connections to finish.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    limits: &HttpSettings,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    grace: Duration,
+) {
+    let permits = Arc::new(Semaphore::new(limits.max_connections));
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(Duration::from_millis(limits.header_read_timeout_ms))
+        .keep_alive(true);
+    let graceful = GracefulShutdown::new();
+    let idle = Duration::from_millis(limits.idle_timeout_ms);
+    let write = Duration::from_millis(limits.write_timeout_ms);
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = &mut shutdown => break,
+        };
+        let (mut stream, peer) = match accepted {
+            Ok(conn) => conn,
+            Err(e) => {
+                // EMFILE and friends: back off a little instead of spinning
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        let Ok(permit) = permits.clone().try_acquire_owned() else {
+            tokio::spawn(async move {
+                let _ = tokio::time::timeout(Duration::from_secs(1), async {
+                    let _ = stream.write_all(TOO_MANY_CONNECTIONS).await;
+                    let _ = stream.shutdown().await;
+                })
+                .await;
+            });
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let mut timed = TimeoutStream::new(stream);
+        timed.set_read_timeout(Some(idle));
+        timed.set_write_timeout(Some(write));
+        let io = TokioIo::new(Box::pin(timed));
+        let router = router.clone();
+        let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
+            let mut router = router.clone();
+            router.call(req)
+        });
+        let conn = builder.serve_connection_with_upgrades(io, service);
+        let conn = graceful.watch(conn.into_owned());
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(%peer, error = %e, "connection ended with an error");
+            }
+            drop(permit);
+        });
+    }
+    drop(listener);
+    tracing::info!("stopped accepting; draining open connections");
+    if tokio::time::timeout(grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            grace_s = grace.as_secs(),
+            "grace period over; dropping unfinished connections"
+        );
+    }
+}
+
+/// The overload contract, written raw when even a connection slot is lacking.
+const TOO_MANY_CONNECTIONS: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\n\
+content-type: application/json\r\n\
+retry-after: 2\r\n\
+connection: close\r\n\
+content-length: 109\r\n\
+\r\n\
+{\"error\":\"overloaded\",\"message\":\"We're very busy right now. Please try again in a few seconds.\",\"retry_after_s\":2}";
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_raw_503_declares_its_exact_length() {
+        let text = std::str::from_utf8(super::TOO_MANY_CONNECTIONS).expect("ascii");
+        let (head, body) = text.split_once("\r\n\r\n").expect("head and body");
+        let declared: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length: "))
+            .and_then(|v| v.parse().ok())
+            .expect("content-length");
+        assert_eq!(declared, body.len());
+        let json: serde_json::Value = serde_json::from_str(body).expect("json body");
+        assert_eq!(json["error"], "overloaded");
+    }
+}
