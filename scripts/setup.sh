@@ -7,6 +7,10 @@ need=()
 command -v cc >/dev/null 2>&1 || need+=(build-essential)
 command -v make >/dev/null 2>&1 || need+=(make)
 command -v pg_isready >/dev/null 2>&1 || need+=(postgresql-client)
+command -v mysqladmin >/dev/null 2>&1 || need+=(mariadb-client)
+# goose pulls in reqwest with native TLS: OpenSSL's headers and pkg-config
+command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
+dpkg-query -W -f='${Status}' libssl-dev 2>/dev/null | grep -q 'ok installed' || need+=(libssl-dev)
 # OpenCV image analysis (the `opencv` feature of outfit-server, on by default):
 # the opencv crate binds the installed headers through libclang at build time
 command -v clang >/dev/null 2>&1 || need+=(clang)

@@ -23,7 +23,7 @@ use tokio::{sync::watch as signal, task::JoinHandle};
 
 use crate::{
     dbview::{DbError, DbView},
-    detect::{Budgets, LoadWindow, Report, Status},
+    detect::{self, Budgets, LoadWindow, Report, Status, infer_load_window},
     metrics::Sample,
 };
 
@@ -221,8 +221,12 @@ impl Watch {
     pub async fn wait_settled(&self, max: Duration) -> bool {
         let deadline = Instant::now() + max;
         loop {
-            let r = self.report();
-            if r.connections.status == Status::Pass && r.tasks.status == Status::Pass {
+            // only the cheap judges: the memory one bootstraps
+            let (samples, window) = (self.samples(), self.window());
+            let window = window.or_else(|| infer_load_window(&samples));
+            let connections = detect::connections::judge(&samples, window, &self.budgets);
+            let tasks = detect::tasks::judge(&samples, window, &self.budgets);
+            if connections.status == Status::Pass && tasks.status == Status::Pass {
                 return true;
             }
             if Instant::now() >= deadline {

@@ -155,7 +155,12 @@ mod tests {
             Status::Passed
         );
         assert_eq!(
-            capacity(6, Some(16.0), Some((100, 3))).status,
+            capacity(7, Some(16.0), Some((100, 3))).status,
+            Status::Failed
+        );
+        // 6 x 16 = 96 = 99 - 3: no room left, so it fails
+        assert_eq!(
+            capacity(6, Some(16.0), Some((99, 3))).status,
             Status::Failed
         );
         assert_eq!(capacity(1, Some(16.0), None).status, Status::Passed);

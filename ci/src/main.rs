@@ -58,6 +58,9 @@ struct Cli {
     /// Only these steps of the suite (repeatable), e.g. `--only onboarding-checklist`.
     #[arg(long)]
     only: Vec<String>,
+    /// Where a passing candidate's binary is kept, for rollback.
+    #[arg(long, default_value = "reports/last-passing")]
+    keep_dir: PathBuf,
     /// `KEY=VALUE` set in the candidate's environment (repeatable).
     #[arg(long = "candidate-env", value_name = "KEY=VALUE")]
     candidate_env: Vec<String>,
@@ -168,6 +171,14 @@ async fn gate(cli: Cli) -> ExitCode {
         return ExitCode::from(3);
     }
     if report.passed {
+        match keep_passing(&cli.candidate, &cli.keep_dir, &cli.report_dir) {
+            Ok(Some(kept)) => println!(
+                "release-gate: kept this build for rollback in {}",
+                kept.display()
+            ),
+            Ok(None) => {}
+            Err(e) => eprintln!("release-gate: could not keep the passing build: {e:#}"),
+        }
         println!(
             "release-gate: PASSED ({} checks); reports in {}",
             report.checks.len(),
@@ -182,4 +193,38 @@ async fn gate(cli: Cli) -> ExitCode {
         println!("reports in {}", cli.report_dir.display());
         ExitCode::from(1)
     }
+}
+
+/// Copies a passing candidate's program, its command and its verdict into
+/// `keep_dir`, replacing the previous one (which was the last passing build).
+fn keep_passing(
+    candidate: &str,
+    keep_dir: &std::path::Path,
+    report_dir: &std::path::Path,
+) -> anyhow::Result<Option<PathBuf>> {
+    use anyhow::Context as _;
+    let words = shell_words::split(candidate)?;
+    let Some(program) = words.first().map(PathBuf::from).filter(|p| p.is_file()) else {
+        return Ok(None);
+    };
+    std::fs::create_dir_all(keep_dir)
+        .with_context(|| format!("creating {}", keep_dir.display()))?;
+    let name = program
+        .file_name()
+        .map(PathBuf::from)
+        .unwrap_or_else(|| "candidate".into());
+    let staged = keep_dir.join(format!(".{}.new", name.display()));
+    std::fs::copy(&program, &staged).context("copying the candidate binary")?;
+    std::fs::rename(&staged, keep_dir.join(&name)).context("replacing the kept binary")?;
+    let rest: Vec<String> = words.iter().skip(1).cloned().collect();
+    std::fs::write(
+        keep_dir.join("command.txt"),
+        format!(
+            "{} {}\n",
+            keep_dir.join(&name).display(),
+            shell_words::join(rest)
+        ),
+    )?;
+    std::fs::copy(report_dir.join("gate.json"), keep_dir.join("gate.json"))?;
+    Ok(Some(keep_dir.to_path_buf()))
 }

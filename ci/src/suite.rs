@@ -55,10 +55,10 @@ pub(crate) fn steps(suite: &str) -> Option<Vec<Step>> {
             Step::ProductionConfig,
             onboarding(10),
             Step::Load {
-                name: "appstore-spike",
-                file: "appstore-spike.toml",
-                users: 150,
-                duration: "40s",
+                name: "ci-spike",
+                file: "ci-spike.toml",
+                users: 200,
+                duration: "54s",
             },
         ]),
         "full" => Some(vec![
@@ -161,19 +161,16 @@ pub(crate) async fn run_step(step: &Step, cx: &Context<'_>) -> Vec<Check> {
         } => match &cx.loadbot {
             Some(loadbot) => {
                 let file = cx.scenarios_dir.join(file);
-                loadrun::run(
-                    &loadrun::LoadRun {
-                        loadbot,
-                        scenario_name: name,
-                        scenario_file: &file,
-                        users: *users,
-                        duration,
-                        seed: 1,
-                        report_dir: &dir,
-                    },
-                    &candidate.url,
-                )
-                .await
+                let run = loadrun::LoadRun {
+                    loadbot,
+                    scenario_name: name,
+                    scenario_file: &file,
+                    users: *users,
+                    duration,
+                    seed: 1,
+                    report_dir: &dir,
+                };
+                load_with_detectors(&run, &candidate, &dir).await
             }
             None => vec![Check::new(
                 name,
@@ -199,6 +196,89 @@ pub(crate) async fn run_step(step: &Step, cx: &Context<'_>) -> Vec<Check> {
         .into_iter()
         .map(|c| if c.seconds == 0.0 { c.took(took) } else { c })
         .collect()
+}
+
+/// A loadbot run with the leak detectors sampling the candidate throughout,
+/// judged after the load stops and the candidate had time to settle.
+async fn load_with_detectors(
+    run: &loadrun::LoadRun<'_>,
+    candidate: &Candidate,
+    dir: &Path,
+) -> Vec<Check> {
+    let scenario = run.scenario_name;
+    let budgets = leak_budgets(run.scenario_file);
+    let settle = budgets.settle_within;
+    let mut config = chaos::WatchConfig::new(&candidate.url);
+    if !candidate.database_url.starts_with("sqlite") {
+        config.database_url = Some(candidate.database_url.clone());
+    }
+    config.max_duration = Duration::from_secs(3_600);
+    config.budgets = budgets;
+    let watch = match chaos::Watch::start(config).await {
+        Ok(w) => w,
+        Err(e) => {
+            return vec![Check::new(
+                scenario,
+                "leak detectors",
+                Status::Inconclusive,
+                format!("{e:#}"),
+            )];
+        }
+    };
+    // a few samples of the idle server before the load
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    watch.mark_load_start();
+    let mut found = loadrun::run(run, &candidate.url).await;
+    watch.mark_load_end();
+    watch.wait_settled(settle).await;
+    let report = watch.finish().await;
+    if let Ok(json) = serde_json::to_string_pretty(&report) {
+        let _ = std::fs::write(dir.join("leaks.json"), json);
+    }
+    let status = |s: chaos::Status| match s {
+        chaos::Status::Pass => Status::Passed,
+        chaos::Status::Fail => Status::Failed,
+        chaos::Status::Inconclusive => Status::Inconclusive,
+    };
+    found.push(Check::new(
+        scenario,
+        "memory growth per request",
+        status(report.memory.status),
+        report.memory.summary.clone(),
+    ));
+    found.push(Check::new(
+        scenario,
+        "connections back and matching",
+        status(report.connections.status),
+        report.connections.summary.clone(),
+    ));
+    found.push(Check::new(
+        scenario,
+        "tasks back to baseline",
+        status(report.tasks.status),
+        report.tasks.summary,
+    ));
+    found
+}
+
+/// The scenario's leak budgets over the detectors' defaults; the runway
+/// estimate assumes the candidate may use this machine's memory.
+fn leak_budgets(file: &Path) -> chaos::Budgets {
+    let mut budgets = chaos::Budgets {
+        memory_limit_bytes: machine_memory_bytes(),
+        ..chaos::Budgets::default()
+    };
+    if let Ok(s) = scenarios::Scenario::from_file(file)
+        && let Some(leaks) = &s.leaks
+    {
+        if let Some(d) = &leaks.connections_back_within {
+            budgets.settle_within = d.get();
+        }
+        if let Some(b) = leaks.memory_bytes_per_request {
+            budgets.min_bytes_per_request = b.max(1.0);
+        }
+    }
+    budgets
 }
 
 async fn production_config(candidate: &Candidate, cx: &Context<'_>) -> Vec<Check> {
@@ -276,4 +356,18 @@ async fn fresh_database(admin: Option<&str>, dir: &Path) -> anyhow::Result<Fresh
 fn rand_u64() -> u64 {
     use std::hash::{BuildHasher, RandomState};
     RandomState::new().hash_one(Instant::now())
+}
+
+/// `MemTotal` of `/proc/meminfo`, in bytes.
+fn machine_memory_bytes() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let kib: u64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kib * 1024)
 }

@@ -22,6 +22,22 @@ pub(crate) enum Command {
     /// Exit status: 0 every SLO held; 1 an SLO failed or the run was inconclusive;
     /// 2 bad usage or an invalid scenario; 3 the run could not happen.
     Spike(Box<SpikeArgs>),
+    /// Merge the shard.json of every shard of a run and judge the SLOs on the merged figures.
+    ///
+    /// Exit status: 0 every SLO held; 1 an SLO failed or the run was inconclusive
+    /// (a shard missing, duplicated, late, saturated or from another run);
+    /// 2 bad usage or no shard result; 3 the reports could not be written.
+    Merge(MergeArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct MergeArgs {
+    /// Shard report folders (each holding shard.json), or shard.json files.
+    #[arg(required = true, value_name = "DIR")]
+    pub(crate) dirs: Vec<PathBuf>,
+    /// Where to write the merged reports [default: reports/merged-<timestamp>].
+    #[arg(long, value_name = "DIR")]
+    pub(crate) report_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -59,6 +75,15 @@ pub(crate) struct SpikeArgs {
     /// Garments the bundled server seeds.
     #[arg(long, default_value_t = 2_000)]
     pub(crate) garments: u32,
+    /// Run shard I of N (I from 0 to N-1) of the load: 1/N of the users and
+    /// arrivals, with the shard's own seed; writes shard.json for `loadbot merge`.
+    /// Needs --target (a shard never starts its own server) and --seed (the
+    /// same on every shard: each derives its own users from it and its index).
+    #[arg(long, value_name = "I/N", requires_all = ["target", "seed"])]
+    pub(crate) shard: Option<crate::shard::ShardSpec>,
+    /// Start the fleet at this wall-clock time (RFC 3339 or unix seconds); wait until then.
+    #[arg(long, value_name = "TIME", value_parser = crate::shard::parse_start_at)]
+    pub(crate) start_at: Option<chrono::DateTime<chrono::Utc>>,
     /// Skip goose's HTML and JSON reports.
     #[arg(long)]
     pub(crate) no_goose_reports: bool,

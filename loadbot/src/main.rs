@@ -16,6 +16,8 @@
 //! - `stats.rs`: per-phase counts and HDR latency histograms.
 //! - `slo.rs`: SLO verdicts; `selfcheck.rs`: was loadbot the bottleneck?
 //! - `report.rs`: `summary.json` and `summary.md`; `progress.rs`: the live line.
+//! - `shard.rs`: `--shard I/N`, `--start-at` and the mergeable `shard.json`;
+//!   `merge.rs`: `loadbot merge`, exact global percentiles and one verdict.
 
 mod arrivals;
 mod cli;
@@ -23,6 +25,7 @@ mod driver;
 mod engine;
 mod http;
 mod journeys;
+mod merge;
 mod outcome;
 mod plan;
 mod progress;
@@ -30,6 +33,7 @@ mod report;
 mod run;
 mod selfcheck;
 mod server;
+mod shard;
 mod slo;
 mod stats;
 
@@ -52,6 +56,7 @@ fn main() -> ExitCode {
     };
     let code = match cli.command {
         cli::Command::Spike(args) => runtime.block_on(run::spike(*args)),
+        cli::Command::Merge(args) => merge::merge(&args),
     };
     // goose's and the server's leftovers must not hold the exit
     runtime.shutdown_timeout(std::time::Duration::from_secs(2));

@@ -85,6 +85,21 @@ impl Plan {
         }
     }
 
+    /// One shard's part of the plan: 1/`shards` of the users and arrival rates.
+    pub(crate) fn share(mut self, shards: u32) -> Plan {
+        let f = 1.0 / f64::from(shards.max(1));
+        let scale = |r: &Ramp| Ramp {
+            start: r.start * f,
+            end: r.end * f,
+        };
+        for p in &mut self.phases {
+            p.users = scale(&p.users);
+            p.arrivals_per_s = scale(&p.arrivals_per_s);
+        }
+        self.load_factor *= f;
+        self
+    }
+
     /// Index of the phase that holds offset `t` (the last one past the end).
     pub(crate) fn phase_index(&self, t: Duration) -> usize {
         self.phases

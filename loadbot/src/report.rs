@@ -132,6 +132,29 @@ pub(crate) struct Summary {
     pub(crate) loadbot_errors: u64,
     /// goose's own reports in the same folder, when written.
     pub(crate) goose_reports: Vec<String>,
+    /// For a merged run: each shard merged, as `I/N from <folder>`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) merged_from: Vec<String>,
+}
+
+impl Summary {
+    /// Adds a reason not to believe the run; a pass becomes inconclusive.
+    pub(crate) fn add_inconclusive(&mut self, reason: String) {
+        self.self_check.inconclusive.push(reason);
+        (self.verdict, self.exit_code) = verdict(&self.failures, &self.self_check);
+    }
+}
+
+/// The verdict and exit status: any failed SLO fails; any doubt is inconclusive.
+pub(crate) fn verdict(failures: &[String], check: &SelfCheck) -> (&'static str, u8) {
+    use crate::run::{EXIT_FAIL, EXIT_PASS};
+    if !failures.is_empty() {
+        ("fail", EXIT_FAIL)
+    } else if !check.inconclusive.is_empty() {
+        ("inconclusive", EXIT_FAIL)
+    } else {
+        ("pass", EXIT_PASS)
+    }
 }
 
 pub(crate) fn write(dir: &Path, s: &Summary) -> anyhow::Result<()> {
@@ -170,6 +193,14 @@ fn markdown(s: &Summary) -> String {
             ""
         }
     );
+    if !s.merged_from.is_empty() {
+        let _ = writeln!(
+            md,
+            "Merged from {} shards: {}.\n",
+            s.merged_from.len(),
+            s.merged_from.join("; ")
+        );
+    }
     if !s.failures.is_empty() {
         let _ = writeln!(md, "## Failed SLOs\n");
         for f in &s.failures {

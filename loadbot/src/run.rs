@@ -24,6 +24,7 @@ use crate::{
     report::{PhaseSummary, Summary},
     selfcheck::{self, Figures},
     server::{self, ChildServer, Launch},
+    shard::{self, ShardFile, ShardPhase},
     slo,
 };
 
@@ -73,7 +74,10 @@ fn default_workers(plan: &Plan) -> usize {
 }
 
 async fn spike_with(args: &SpikeArgs, scenario: &Scenario) -> anyhow::Result<u8> {
-    let plan = Plan::new(scenario, args.duration, args.users);
+    let mut plan = Plan::new(scenario, args.duration, args.users);
+    if let Some(spec) = args.shard {
+        plan = plan.share(spec.count);
+    }
     let workers = args
         .workers
         .map_or_else(|| default_workers(&plan), |w| w as usize);
@@ -101,7 +105,9 @@ async fn spike_with(args: &SpikeArgs, scenario: &Scenario) -> anyhow::Result<u8>
     if let Err(e) = rlimit::increase_nofile_limit(u64::MAX) {
         eprintln!("loadbot: could not raise the open file limit: {e}");
     }
-    let engine = Arc::new(Engine::new(plan, Mix::new(scenario), http, seed));
+    // each shard draws its own users from (seed, shard): disjoint, reproducible
+    let engine_seed = args.shard.map_or(seed, |spec| spec.seed(seed));
+    let engine = Arc::new(Engine::new(plan, Mix::new(scenario), http, engine_seed));
     install_ctrlc(&engine);
 
     // the server: a child of ours, or the target given
@@ -133,6 +139,9 @@ async fn spike_with(args: &SpikeArgs, scenario: &Scenario) -> anyhow::Result<u8>
         engine.plan.peak_users(),
         dir.display()
     );
+    if let Some(at) = args.start_at {
+        wait_until(at, &engine).await;
+    }
     let cpu_before = selfcheck::cpu_seconds();
     let wall = Instant::now();
     let outcome = if INTERRUPTED.load(Ordering::Relaxed) {
@@ -164,12 +173,117 @@ async fn spike_with(args: &SpikeArgs, scenario: &Scenario) -> anyhow::Result<u8>
         }
     }
     outcome?;
-    let summary = summarize(
+    let mut summary = summarize(
         args, scenario, &engine, &target, seed, started_at, wall, cpu, workers, &dir,
     );
+    // the fleet's clock started when the first worker asked for work
+    let fleet_start = engine.started().map_or_else(chrono::Utc::now, |t0| {
+        chrono::Utc::now() - chrono::TimeDelta::from_std(t0.elapsed()).unwrap_or_default()
+    });
+    let lateness = args.start_at.map(|at| (fleet_start - at).as_seconds_f64());
+    let late = lateness.is_some_and(|l| l > shard::MAX_START_LATENESS.as_secs_f64());
+    // shard.json says `late` on its own; its self-check holds the saturation figures only
+    let file = args
+        .shard
+        .map(|spec| {
+            shard_file(
+                scenario,
+                &engine,
+                &summary,
+                spec,
+                args.start_at,
+                fleet_start,
+                lateness,
+            )
+        })
+        .transpose()?;
+    if late {
+        summary.add_inconclusive(format!(
+            "the fleet started {:.1} s after --start-at (more than {} s late)",
+            lateness.unwrap_or_default(),
+            shard::MAX_START_LATENESS.as_secs()
+        ));
+    }
     report::write(&dir, &summary)?;
+    let Some(file) = file else {
+        print_verdict(&summary, &dir);
+        return Ok(summary.exit_code);
+    };
+    let spec = file.shard;
+    file.write(&dir)?;
     print_verdict(&summary, &dir);
-    Ok(summary.exit_code)
+    println!(
+        "loadbot: shard {spec} wrote {}; the figures above are this shard's alone: `loadbot merge` judges the run",
+        dir.join(shard::FILE).display()
+    );
+    // a shard's own verdict is not the run's: only the merge exits 1
+    Ok(EXIT_PASS)
+}
+
+/// Sleeps until `at` (or until stopped), saying how long.
+async fn wait_until(at: chrono::DateTime<chrono::Utc>, engine: &Engine) {
+    let Ok(left) = (at - chrono::Utc::now()).to_std() else {
+        return;
+    };
+    eprintln!(
+        "loadbot: waiting {:.1} s for the shared start at {}",
+        left.as_secs_f64(),
+        at.to_rfc3339()
+    );
+    tokio::select! {
+        () = tokio::time::sleep(left) => {}
+        () = engine.stopped() => {}
+    }
+}
+
+fn shard_file(
+    scenario: &Scenario,
+    engine: &Engine,
+    summary: &Summary,
+    spec: shard::ShardSpec,
+    start_at: Option<chrono::DateTime<chrono::Utc>>,
+    fleet_start: chrono::DateTime<chrono::Utc>,
+    lateness: Option<f64>,
+) -> anyhow::Result<ShardFile> {
+    let toml = scenario
+        .to_toml()
+        .context("writing the scenario into shard.json")?;
+    let phases = engine
+        .plan
+        .phases
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            ShardPhase::new(
+                &p.name,
+                (p.start.as_secs_f64(), p.end.as_secs_f64()),
+                &engine.stats.phase(i),
+            )
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(ShardFile {
+        format: shard::FORMAT,
+        scenario: scenario.name.clone(),
+        scenario_hash: shard::scenario_hash(&toml),
+        scenario_toml: toml,
+        seed: summary.seed,
+        shard: spec,
+        start_at: start_at.map(|t| t.to_rfc3339()),
+        started_at: fleet_start.to_rfc3339(),
+        start_lateness_s: lateness,
+        late: lateness.is_some_and(|l| l > shard::MAX_START_LATENESS.as_secs_f64()),
+        target: summary.target.clone(),
+        duration_s: summary.duration_s,
+        time_factor: summary.time_factor,
+        load_factor: summary.load_factor,
+        peak_users: summary.peak_users,
+        expected_arrivals: summary.expected_arrivals,
+        interrupted: summary.interrupted,
+        loadbot_errors: summary.loadbot_errors,
+        abandoned_at_stop: summary.abandoned_at_stop,
+        phases,
+        self_check: summary.self_check.clone(),
+    })
 }
 
 async fn reachable(url: &str) -> anyhow::Result<()> {
@@ -276,13 +390,7 @@ fn summarize(
             "{loadbot_errors} requests failed inside loadbot itself"
         ));
     }
-    let (verdict, exit_code) = if !failures.is_empty() {
-        ("fail", EXIT_FAIL)
-    } else if !check.inconclusive.is_empty() {
-        ("inconclusive", EXIT_FAIL)
-    } else {
-        ("pass", EXIT_PASS)
-    };
+    let (verdict, exit_code) = report::verdict(&failures, &check);
     let goose_reports = if args.no_goose_reports {
         Vec::new()
     } else {
@@ -316,10 +424,11 @@ fn summarize(
         abandoned_at_stop: engine.stats.abandoned_at_stop.load(Ordering::Relaxed),
         loadbot_errors,
         goose_reports,
+        merged_from: Vec::new(),
     }
 }
 
-fn print_verdict(s: &Summary, dir: &Path) {
+pub(crate) fn print_verdict(s: &Summary, dir: &Path) {
     println!(
         "loadbot: {} {} (exit {}): {} requests in {:.1} s",
         s.scenario,

@@ -5,7 +5,7 @@
 use std::{sync::Mutex, time::Duration};
 
 use hdrhistogram::Histogram;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::stats::{histogram, record};
 
@@ -73,7 +73,7 @@ pub(crate) fn rss_bytes() -> (Option<u64>, Option<u64>) {
 }
 
 /// What the self-check found, as written to summary.json.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct SelfCheck {
     pub(crate) cpu_seconds: Option<f64>,
     pub(crate) wall_seconds: f64,
@@ -119,7 +119,7 @@ pub(crate) fn judge(f: &Figures) -> SelfCheck {
     }
     if f.lag_p99_ms > MAX_LAG_P99.as_secs_f64() * 1_000.0 {
         inconclusive.push(format!(
-            "loadbot's scheduler ran late (tick lag p99 {:.1} ms > {} ms): its runtime was starved",
+            "loadbot's scheduler ran late (tick lag p99 {:.1} ms > {} ms): its runtime was starved, by its own work or by other processes on this machine",
             f.lag_p99_ms,
             MAX_LAG_P99.as_millis()
         ));

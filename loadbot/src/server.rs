@@ -82,6 +82,12 @@ impl ChildServer {
             .args(["--listen", "127.0.0.1:0", "--database-url", &url])
             .args(["--seed-garments", &l.garments.to_string()])
             .args(l.extra)
+            // the log goes to a file: JSON lines, unless the flags chose a format
+            .args(if l.extra.iter().any(|a| a.starts_with("--log-format")) {
+                &[][..]
+            } else {
+                &["--log-format", "json"][..]
+            })
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log))

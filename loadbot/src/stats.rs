@@ -48,7 +48,7 @@ pub(crate) struct PhaseStats {
 }
 
 impl PhaseStats {
-    fn new() -> PhaseStats {
+    pub(crate) fn new() -> PhaseStats {
         PhaseStats {
             outcomes: [0; Outcome::ALL.len()],
             ok_latency: histogram(),

@@ -92,6 +92,30 @@ fn main() {
             runs[1],
             catalog.len()
         );
+        if catalog.len() == 10_000 {
+            // many simultaneous requests: one planner set per request, shared catalog
+            let threads = std::thread::available_parallelism().map_or(2, |n| n.get().min(2));
+            let mut both: Vec<f64> = (0..3)
+                .map(|_| {
+                    std::thread::scope(|scope| {
+                        let handles: Vec<_> = (0..threads)
+                            .map(|_| scope.spawn(|| throughput(&planners, wall)))
+                            .collect();
+                        handles
+                            .into_iter()
+                            .map(|h| h.join().unwrap_or(0.0))
+                            .sum::<f64>()
+                    })
+                })
+                .collect();
+            both.sort_by(f64::total_cmp);
+            println!(
+                "engine: {:.0} outfits/s on {threads} threads (catalog {}), {:.2}x one thread",
+                both[1],
+                catalog.len(),
+                both[1] / runs[1]
+            );
+        }
     }
 
     let mut c = Criterion::default()

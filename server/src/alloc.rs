@@ -4,7 +4,7 @@
 //! 3 bytes a call, but a live-allocation count sees every forgotten `Box`.
 //! The binary installs it over jemalloc:
 //!
-//! ```ignore
+//! ```text
 //! #[global_allocator]
 //! static GLOBAL: outfit_server::alloc::Counting<tikv_jemallocator::Jemalloc> =
 //!     outfit_server::alloc::Counting::new(tikv_jemallocator::Jemalloc);

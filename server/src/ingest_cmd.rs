@@ -49,7 +49,11 @@ fn default_feed_name(source: &str) -> String {
         .unwrap_or(source);
     let last = last.split(['?', '#']).next().unwrap_or(last);
     let stem = last.split('.').next().unwrap_or(last);
-    if stem.is_empty() { "feed".to_string() } else { stem.to_string() }
+    if stem.is_empty() {
+        "feed".to_string()
+    } else {
+        stem.to_string()
+    }
 }
 
 pub(crate) async fn run(db: &Db, args: &IngestArgs) -> anyhow::Result<()> {
@@ -86,7 +90,8 @@ pub(crate) async fn run(db: &Db, args: &IngestArgs) -> anyhow::Result<()> {
     print!("{}", report.summary());
     if let Some(path) = &args.report {
         let json = serde_json::to_vec_pretty(&report)?;
-        std::fs::write(path, json).with_context(|| format!("writing the report to {}", path.display()))?;
+        std::fs::write(path, json)
+            .with_context(|| format!("writing the report to {}", path.display()))?;
         println!("report written to {}", path.display());
     }
     Ok(())
@@ -97,7 +102,10 @@ mod tests {
     #[test]
     fn feed_names_come_from_the_file_name() {
         assert_eq!(super::default_feed_name("data/shop-a.csv"), "shop-a");
-        assert_eq!(super::default_feed_name("https://x.example/f/feed.xml?k=1"), "feed");
+        assert_eq!(
+            super::default_feed_name("https://x.example/f/feed.xml?k=1"),
+            "feed"
+        );
         assert_eq!(super::default_feed_name("/"), "feed");
     }
 }

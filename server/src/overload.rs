@@ -36,6 +36,8 @@ pub enum ShedReason {
     Deadline,
     /// No database connection freed up within the acquire timeout.
     PoolTimeout,
+    /// The database's locks stayed taken past the busy timeout.
+    DbBusy,
 }
 
 impl ShedReason {
@@ -45,6 +47,7 @@ impl ShedReason {
             ShedReason::QueueTimeout => "queue_timeout",
             ShedReason::Deadline => "deadline",
             ShedReason::PoolTimeout => "pool_timeout",
+            ShedReason::DbBusy => "db_busy",
         }
     }
 }
@@ -85,17 +88,17 @@ impl Admission {
         last >= 0 && (self.started.elapsed().as_millis() as i64 - last) <= window.as_millis() as i64
     }
 
-    /// Counts a shed and builds its answer.
+    /// Builds a shed answer (counted in `http_shed_total` where responses are recorded).
     pub fn shed(&self, reason: ShedReason) -> Response {
-        self.metrics
-            .http_shed
-            .with_label_values(&[reason.as_str()])
-            .inc();
         self.last_shed_ms
             .store(self.started.elapsed().as_millis() as i64, Ordering::Relaxed);
         overloaded_response(reason, self.retry_after_s)
     }
 }
+
+/// Marks a response as shed, so the request recorder counts it under its reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shed(pub ShedReason);
 
 /// The contract's `503`: `Retry-After` plus `{"error","message","retry_after_s"}`.
 pub fn overloaded_response(reason: ShedReason, retry_after_s: u64) -> Response {
@@ -118,6 +121,7 @@ pub fn overloaded_response(reason: ShedReason, retry_after_s: u64) -> Response {
     response
         .headers_mut()
         .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_s));
+    response.extensions_mut().insert(Shed(reason));
     response
 }
 

@@ -105,7 +105,7 @@ const TOO_MANY_CONNECTIONS: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\n\
 content-type: application/json\r\n\
 retry-after: 2\r\n\
 connection: close\r\n\
-content-length: 109\r\n\
+content-length: 114\r\n\
 \r\n\
 {\"error\":\"overloaded\",\"message\":\"We're very busy right now. Please try again in a few seconds.\",\"retry_after_s\":2}";
 

@@ -3,7 +3,7 @@
 //! Metric names follow DESIGN.md's contract; the leak detectors and the release
 //! gate read them, so renaming one is a change on both sides.
 
-use std::sync::Arc;
+use std::{io::IsTerminal, sync::Arc};
 
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
@@ -21,7 +21,11 @@ pub fn init_tracing(format: LogFormat) {
     let registry = tracing_subscriber::registry().with(filter);
     let result = match format {
         LogFormat::Human => registry
-            .with(fmt::layer().with_writer(std::io::stderr))
+            .with(
+                fmt::layer()
+                    .with_ansi(std::io::stderr().is_terminal())
+                    .with_writer(std::io::stderr),
+            )
             .try_init(),
         LogFormat::Json => registry
             .with(
@@ -164,7 +168,13 @@ impl Metrics {
             self.registry.register(c).expect("metric names are unique");
         }
         // show the shed reasons from the start, so a scrape sees zeros, not absences
-        for reason in ["queue_full", "queue_timeout", "deadline", "pool_timeout"] {
+        for reason in [
+            "queue_full",
+            "queue_timeout",
+            "deadline",
+            "pool_timeout",
+            "db_busy",
+        ] {
             self.http_shed.with_label_values(&[reason]);
         }
         for state in ["in_use", "idle"] {

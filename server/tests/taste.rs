@@ -3,9 +3,9 @@
 //! the process-wide counters and the live-allocation figures are theirs alone):
 //!
 //! 1. with the flag off, serving outfits and feedback runs nothing of the model;
-//! 2. with the flag on, the trainer runs, and is the one extra task;
+//! 2. with the flag on, one trainer runs, and its model goes with its server;
 //! 3. live allocations stay flat over 30 retrains of a growing feedback table;
-//! 4. bias lookups for many users stay within the cache's bound.
+//! 4. bias lookups leak nothing per call, and the cache stays within its bound.
 //!
 //! `cargo test -p outfit-server --test taste` runs them; a name filter selects some.
 
@@ -28,25 +28,47 @@ static GLOBAL: alloc::Counting<std::alloc::System> = alloc::Counting::new(std::a
 
 type Check = fn() -> std::pin::Pin<Box<dyn Future<Output = ()>>>;
 
+/// libtest options that take a value as the next argument (not a name filter).
+const VALUE_OPTIONS: [&str; 6] = [
+    "--test-threads",
+    "--skip",
+    "--format",
+    "--color",
+    "--logfile",
+    "-Z",
+];
+
+/// Name filters among the arguments libtest would get.
+fn filters() -> Vec<String> {
+    let mut filters = Vec::new();
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        if VALUE_OPTIONS.contains(&arg.as_str()) {
+            args.next();
+        } else if !arg.starts_with('-') {
+            filters.push(arg);
+        }
+    }
+    filters
+}
+
 fn main() {
-    let filter: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
-        .collect();
+    let filter = filters();
     let checks: [(&str, Check); 4] = [
         ("with_the_flag_off_nothing_of_the_model_runs", || {
             Box::pin(with_the_flag_off_nothing_of_the_model_runs())
         }),
-        ("with_the_flag_on_the_trainer_is_the_one_extra_task", || {
-            Box::pin(with_the_flag_on_the_trainer_is_the_one_extra_task())
-        }),
+        (
+            "with_the_flag_on_one_trainer_runs_and_goes_with_its_server",
+            || Box::pin(with_the_flag_on_one_trainer_runs_and_goes_with_its_server()),
+        ),
         (
             "live_allocations_stay_flat_over_30_retrains_of_a_growing_table",
             || Box::pin(live_allocations_stay_flat_over_30_retrains_of_a_growing_table()),
         ),
         (
-            "bias_lookups_for_many_users_stay_within_the_cache_bound",
-            || Box::pin(bias_lookups_for_many_users_stay_within_the_cache_bound()),
+            "bias_lookups_leak_nothing_per_call_and_the_cache_stays_bounded",
+            || Box::pin(bias_lookups_leak_nothing_per_call_and_the_cache_stays_bounded()),
         ),
     ];
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -192,9 +214,6 @@ fn metric(text: &str, name: &str) -> Option<f64> {
         .and_then(|v| v.parse().ok())
 }
 
-/// Alive tasks with the flag off, for the next check to compare against.
-static TASKS_OFF: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(-1);
-
 async fn with_the_flag_off_nothing_of_the_model_runs() {
     let (served, has_taste) = serve(false).await;
     assert!(!has_taste, "no taste service without the flag");
@@ -211,12 +230,10 @@ async fn with_the_flag_off_nothing_of_the_model_runs() {
         metric(&text, "feature_enabled{name=\"taste_model\"}"),
         Some(0.0)
     );
-    let tasks = metric(&text, "tokio_alive_tasks").expect("tokio_alive_tasks");
-    TASKS_OFF.store(tasks as i64, std::sync::atomic::Ordering::Relaxed);
     served.stop().await;
 }
 
-async fn with_the_flag_on_the_trainer_is_the_one_extra_task() {
+async fn with_the_flag_on_one_trainer_runs_and_goes_with_its_server() {
     let (served, has_taste) = serve(true).await;
     assert!(has_taste);
     let text = served.journey().await;
@@ -237,15 +254,6 @@ async fn with_the_flag_on_the_trainer_is_the_one_extra_task() {
         metric(&text, "taste_model_retrains_total").is_some(),
         "{text}"
     );
-    let tasks = metric(&text, "tokio_alive_tasks").expect("tokio_alive_tasks");
-    let off = TASKS_OFF.load(std::sync::atomic::Ordering::Relaxed);
-    if off >= 0 {
-        assert_eq!(
-            tasks as i64,
-            off + 1,
-            "the trainer should be the only extra task"
-        );
-    }
     served.stop().await;
     // the stopped server's model is freed with it
     for _ in 0..50 {
@@ -259,18 +267,29 @@ async fn with_the_flag_on_the_trainer_is_the_one_extra_task() {
         0,
         "a model outlived its server"
     );
+    // and the trainer stopped with it
+    let retrains = taste::activity().retrains;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        taste::activity().retrains,
+        retrains,
+        "the trainer outlived its server"
+    );
 }
 
 /// A fresh SQLite store with `garments` seeded garments and `users` users.
 async fn store(dir: &tempfile::TempDir, garments: usize, users: usize) -> (Db, Vec<i64>, Vec<i64>) {
     let url = format!("sqlite://{}/m.db", dir.path().display());
-    let db = Db::connect(
-        &secrecy::SecretString::from(url),
-        &PoolSettings::default(),
-        Metrics::new(),
-    )
-    .await
-    .expect("connect");
+    // one pooled connection: a pool that grows under a slow machine (each new
+    // SQLite connection is a thread, a statement cache, ...) would hide the
+    // model's own figures, which are what these checks are about
+    let pool = PoolSettings {
+        max_connections: 1,
+        ..PoolSettings::default()
+    };
+    let db = Db::connect(&secrecy::SecretString::from(url), &pool, Metrics::new())
+        .await
+        .expect("connect");
     db.migrate().await.expect("migrate");
     seed_catalog(&db, garments, 5).await.expect("seed");
     let garment_ids: Vec<i64> = db
@@ -332,10 +351,23 @@ async fn live_allocations_stay_flat_over_30_retrains_of_a_growing_table() {
     let taste = Taste::new(settings, &metrics).expect("taste");
     let mut rng = WyRand::new(99);
     write_feedback(&db, &mut rng, &users, &garments, BOUND + 100).await;
-    // warm-up: statement caches, the runtime's blocking pool, lazily built statics
-    for _ in 0..3 {
+    // warm-up until the process settles (statement caches, pooled connections,
+    // the blocking pool, metric series): three cycles in a row that move
+    // live allocations by at most 2
+    let mut warm_up = 0;
+    let mut settled = 0;
+    let mut last = stats();
+    while settled < 3 && warm_up < 25 {
         write_feedback(&db, &mut rng, &users, &garments, 40).await;
         taste.retrain(&db).await.expect("retrain");
+        let now = stats();
+        settled = if (now.live_allocations - last.live_allocations).abs() <= 2 {
+            settled + 1
+        } else {
+            0
+        };
+        last = now;
+        warm_up += 1;
     }
     let base = stats();
     let live_models = taste::activity().models_live;
@@ -366,31 +398,32 @@ async fn live_allocations_stay_flat_over_30_retrains_of_a_growing_table() {
     let trend_allocs = mean(&series[20..], |s| s.0) - mean(&series[..10], |s| s.0);
     let trend_bytes = mean(&series[20..], |s| s.1) - mean(&series[..10], |s| s.1);
     println!(
-        "  30 retrains, table {} -> {} rows, {BOUND} read each: live allocations within ±{max_allocs}, \
-         bytes within ±{max_bytes}; trend (last 10 - first 10): {trend_allocs:+.1} allocations, {trend_bytes:+.0} bytes",
-        BOUND + 100 + 3 * 40,
-        BOUND + 100 + 33 * 40,
+        "  {warm_up} warm-up retrains, then 30 retrains with the table growing {} -> {} rows, \
+         {BOUND} read each: live allocations within ±{max_allocs}, bytes within ±{max_bytes}; \
+         trend (last 10 - first 10): {trend_allocs:+.1} allocations, {trend_bytes:+.0} bytes",
+        BOUND + 100 + warm_up * 40,
+        BOUND + 100 + (warm_up + 30) * 40,
     );
     assert!(
-        max_allocs <= 64,
+        max_allocs <= 8,
         "live allocations moved by {max_allocs}: {series:?}"
     );
     assert!(
-        trend_allocs.abs() < 10.0,
+        trend_allocs.abs() < 3.0,
         "live allocations trend {trend_allocs}: {series:?}"
     );
     assert!(
-        max_bytes <= 256 * 1024,
+        max_bytes <= 16 * 1024,
         "live bytes moved by {max_bytes}: {series:?}"
     );
     assert!(
-        trend_bytes.abs() < 16.0 * 1024.0,
+        trend_bytes.abs() < 2048.0,
         "live bytes trend {trend_bytes}: {series:?}"
     );
     db.close().await;
 }
 
-async fn bias_lookups_for_many_users_stay_within_the_cache_bound() {
+async fn bias_lookups_leak_nothing_per_call_and_the_cache_stays_bounded() {
     let dir = tempfile::tempdir().expect("temporary folder");
     let (db, garments, users) = store(&dir, 300, 120).await;
     let settings = TasteSettings {

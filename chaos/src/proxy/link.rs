@@ -250,6 +250,10 @@ async fn pump(
                 _ = ended(&mut end) => return Ok(()),
             };
             let Some(chunk) = item else {
+                if end.borrow().is_some() {
+                    // the reader stopped because the link ended: no FIN, the end decides
+                    return Ok(());
+                }
                 wait(&mut end, Duration::from_millis(a.slow_close)).await?;
                 let _ = socket2::SockRef::from(&*to).shutdown(Shutdown::Write);
                 return Ok(());
@@ -278,7 +282,9 @@ async fn pump(
                 }
             }
             for piece in slices(data, a.slicer) {
-                let step = a.rate.map_or(piece.len(), |r| (r as usize * 100).max(1));
+                let step = a
+                    .rate
+                    .map_or(piece.len(), |r| (r as usize).saturating_mul(100).max(1));
                 for part in piece.chunks(step.max(1)) {
                     write_all(&to, part).await.map_err(|_| End::Close)?;
                     if let Some(rate) = a.rate {

@@ -189,3 +189,54 @@ pub(crate) fn shedding_server() -> TestServer {
         }
     })
 }
+
+/// A real outfit-server on loopback (fresh SQLite database), killed when dropped.
+pub(crate) struct OutfitServer {
+    pub(crate) url: String,
+    child: std::process::Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for OutfitServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts outfit-server on a free port and waits until it listens.
+pub(crate) fn outfit_server(garments: u32) -> OutfitServer {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let url = format!("sqlite://{}/shards.db", dir.path().display());
+    let mut child = Command::new(server_bin())
+        .args(["serve", "--listen", "127.0.0.1:0", "--database-url", &url])
+        .args(["--seed-garments", &garments.to_string()])
+        .args(["--log-format", "json"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starting outfit-server");
+    let stdout = child.stdout.take().expect("server stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    thread::spawn(move || {
+        let mut lines = std::io::BufReader::new(stdout).lines();
+        let mut sent = false;
+        // keep draining so the server never blocks on a full pipe
+        while let Some(Ok(line)) = lines.next() {
+            if !sent && let Some(url) = line.strip_prefix("listening on ") {
+                let _ = tx.send(url.trim().to_owned());
+                sent = true;
+            }
+        }
+    });
+    let url = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("outfit-server listens within 30 s");
+    OutfitServer {
+        url,
+        child,
+        _dir: dir,
+    }
+}

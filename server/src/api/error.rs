@@ -91,6 +91,10 @@ impl IntoResponse for AppError {
                 tracing::warn!("no database connection within the acquire timeout");
                 overloaded_response(ShedReason::PoolTimeout, DB_RETRY_AFTER_S)
             }
+            AppError::Store(StoreError::Busy(e)) => {
+                tracing::warn!(error = %e, "database busy; answered as overload");
+                overloaded_response(ShedReason::DbBusy, DB_RETRY_AFTER_S)
+            }
             AppError::Store(e @ StoreError::Unavailable(_)) => {
                 tracing::error!(error = ?anyhow::Error::from(e), "database unavailable");
                 let mut r = body(

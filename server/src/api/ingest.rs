@@ -126,7 +126,10 @@ pub(super) async fn start(
         })?),
     };
     if new.source.trim().is_empty() || new.feed.trim().is_empty() {
-        return Err(AppError::unprocessable("invalid_ingest", "source and feed must not be empty"));
+        return Err(AppError::unprocessable(
+            "invalid_ingest",
+            "source and feed must not be empty",
+        ));
     }
     let mut opts = IngestOptions::new(new.feed.trim());
     opts.format = format;
@@ -138,7 +141,10 @@ pub(super) async fn start(
             .lock()
             .map_err(|_| AppError::Internal(anyhow::anyhow!("ingest job list poisoned")))?;
         if list.iter().any(|j| j.feed == opts.feed && j.running()) {
-            return Err(AppError::conflict("ingest_running", "an ingest of this feed is running"));
+            return Err(AppError::conflict(
+                "ingest_running",
+                "an ingest of this feed is running",
+            ));
         }
         let job = Arc::new(Job {
             id: jobs.next_id.fetch_add(1, Ordering::Relaxed) + 1,
@@ -164,7 +170,9 @@ pub(super) async fn start(
         let result = feeds::ingest(&db, &task_job.source, &opts, task_job.progress.clone()).await;
         let outcome = result.map_err(|e| format!("{:#}", anyhow::Error::from(e)));
         match &outcome {
-            Ok(r) => tracing::info!(feed = %r.feed, rows = r.rows, rejected = r.rejected, "ingest finished"),
+            Ok(r) => {
+                tracing::info!(feed = %r.feed, rows = r.rows, rejected = r.rejected, "ingest finished")
+            }
             Err(e) => tracing::warn!(error = %e, "ingest failed"),
         }
         if let Ok(mut slot) = task_job.outcome.lock() {

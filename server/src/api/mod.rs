@@ -133,6 +133,12 @@ async fn record_request(State(metrics): State<Arc<Metrics>>, req: Request, next:
         .http_requests
         .with_label_values(&[&route, response.status().as_str()])
         .inc();
+    if let Some(crate::overload::Shed(reason)) = response.extensions().get() {
+        metrics
+            .http_shed
+            .with_label_values(&[reason.as_str()])
+            .inc();
+    }
     response
 }
 

@@ -22,6 +22,8 @@ pub struct FetchSettings {
     pub retries: u32,
     /// First backoff; doubles per retry.
     pub backoff: Duration,
+    /// Whether `file://` image links are read (only for feeds read from this machine).
+    pub allow_files: bool,
 }
 
 impl Default for FetchSettings {
@@ -32,6 +34,7 @@ impl Default for FetchSettings {
             timeout: Duration::from_secs(20),
             retries: 2,
             backoff: Duration::from_millis(200),
+            allow_files: true,
         }
     }
 }
@@ -87,16 +90,27 @@ pub async fn fetch(
     known: Option<&Validators>,
 ) -> Result<Fetched, FetchError> {
     if let Some(path) = url.strip_prefix("file://") {
+        if !settings.allow_files {
+            return Err(fail(
+                Reason::ImageUnreachable,
+                "file:// images are read only for feeds from this machine",
+            ));
+        }
         return read_file(path, settings.max_bytes).await;
     }
     if !(url.starts_with("http://") || url.starts_with("https://")) {
-        return Err(fail(Reason::ImageUnreachable, format!("unsupported URL {url:?}")));
+        return Err(fail(
+            Reason::ImageUnreachable,
+            format!("unsupported URL {url:?}"),
+        ));
     }
     let mut attempt = 0;
     loop {
         match fetch_once(client, settings, url, known).await {
             Err((e, true)) if attempt < settings.retries => {
-                let wait = settings.backoff * 2u32.pow(attempt);
+                let wait = settings
+                    .backoff
+                    .saturating_mul(2u32.saturating_pow(attempt));
                 // a little jitter so retries from many tasks do not arrive together
                 let jitter = Duration::from_millis(rand::random::<u64>() % 50);
                 tracing::debug!(url, attempt, error = %e, "image fetch failed; retrying");
@@ -135,7 +149,10 @@ async fn fetch_once(
     }
     if !status.is_success() {
         let transient = status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS;
-        return Err((fail(Reason::ImageUnreachable, format!("HTTP {status}")), transient));
+        return Err((
+            fail(Reason::ImageUnreachable, format!("HTTP {status}")),
+            transient,
+        ));
     }
     let content_type = response
         .headers()
@@ -148,7 +165,10 @@ async fn fetch_once(
         && !content_type.starts_with("application/octet-stream")
     {
         return Err((
-            fail(Reason::ImageNotAnImage, format!("content type {content_type:?}")),
+            fail(
+                Reason::ImageNotAnImage,
+                format!("content type {content_type:?}"),
+            ),
             false,
         ));
     }
@@ -156,7 +176,10 @@ async fn fetch_once(
         && len > settings.max_bytes
     {
         return Err((
-            fail(Reason::ImageTooLarge, format!("{len} bytes (limit {})", settings.max_bytes)),
+            fail(
+                Reason::ImageTooLarge,
+                format!("{len} bytes (limit {})", settings.max_bytes),
+            ),
             false,
         ));
     }
@@ -171,13 +194,21 @@ async fn fetch_once(
         etag: header_str(header::ETAG),
         last_modified: header_str(header::LAST_MODIFIED),
     };
-    let mut bytes = Vec::with_capacity(response.content_length().unwrap_or(64 * 1024).min(settings.max_bytes) as usize);
+    let mut bytes = Vec::with_capacity(
+        response
+            .content_length()
+            .unwrap_or(64 * 1024)
+            .min(settings.max_bytes) as usize,
+    );
     loop {
         match response.chunk().await {
             Ok(Some(chunk)) => {
                 if (bytes.len() + chunk.len()) as u64 > settings.max_bytes {
                     return Err((
-                        fail(Reason::ImageTooLarge, format!("over the limit of {} bytes", settings.max_bytes)),
+                        fail(
+                            Reason::ImageTooLarge,
+                            format!("over the limit of {} bytes", settings.max_bytes),
+                        ),
                         false,
                     ));
                 }
@@ -191,7 +222,13 @@ async fn fetch_once(
         }
     }
     if content_type.is_empty() && !looks_like_image(&bytes) {
-        return Err((fail(Reason::ImageNotAnImage, "no content type and no image signature"), false));
+        return Err((
+            fail(
+                Reason::ImageNotAnImage,
+                "no content type and no image signature",
+            ),
+            false,
+        ));
     }
     Ok(Fetched::Body { bytes, validators })
 }

@@ -82,7 +82,10 @@ async fn process_one(ctx: &ImageContext, url: &str) -> Outcome {
         Ok(Fetched::NotModified) => {
             return match cached.as_ref().and_then(decode) {
                 Some(a) => Outcome::Cached(a),
-                None => Outcome::Failed(Reason::ImageUnreachable, "304 without a cached analysis".into()),
+                None => Outcome::Failed(
+                    Reason::ImageUnreachable,
+                    "304 without a cached analysis".into(),
+                ),
             };
         }
         Ok(Fetched::Body { bytes, validators }) => (bytes, validators),
@@ -108,7 +111,11 @@ async fn process_one(ctx: &ImageContext, url: &str) -> Outcome {
         }
         return Outcome::Cached(a);
     }
-    match ctx.db.cached_analysis_by_content(&content_hash, ANALYZER_VERSION).await {
+    match ctx
+        .db
+        .cached_analysis_by_content(&content_hash, ANALYZER_VERSION)
+        .await
+    {
         Ok(Some(c)) => {
             if let Some(a) = decode(&c) {
                 remember(ctx, &url_hash, url, &entry(c.result)).await;
@@ -125,10 +132,13 @@ async fn process_one(ctx: &ImageContext, url: &str) -> Outcome {
             }
             Outcome::Analysed(a)
         }
-        Err(AnalysisError::Corrupt) => Outcome::Failed(Reason::ImageCorrupt, "cannot decode the image".into()),
-        Err(AnalysisError::NoGarment) => {
-            Outcome::Failed(Reason::ImageUnanalysable, "no garment found against the background".into())
+        Err(AnalysisError::Corrupt) => {
+            Outcome::Failed(Reason::ImageCorrupt, "cannot decode the image".into())
         }
+        Err(AnalysisError::NoGarment) => Outcome::Failed(
+            Reason::ImageUnanalysable,
+            "no garment found against the background".into(),
+        ),
         Err(e @ AnalysisError::Cv(_)) => Outcome::Failed(Reason::ImageUnanalysable, e.to_string()),
     }
 }
@@ -153,5 +163,7 @@ async fn analyse(ctx: &ImageContext, bytes: Vec<u8>) -> Result<Analysis, Analysi
 
 #[cfg(not(feature = "opencv"))]
 async fn analyse(_ctx: &ImageContext, _bytes: Vec<u8>) -> Result<Analysis, AnalysisError> {
-    Err(AnalysisError::Cv("built without the `opencv` feature".into()))
+    Err(AnalysisError::Cv(
+        "built without the `opencv` feature".into(),
+    ))
 }

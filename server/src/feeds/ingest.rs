@@ -98,7 +98,9 @@ pub async fn ingest(
         source: e,
     })?;
     if let Ok(meta) = file.metadata() {
-        progress.bytes_total.store(meta.len(), std::sync::atomic::Ordering::Relaxed);
+        progress
+            .bytes_total
+            .store(meta.len(), std::sync::atomic::Ordering::Relaxed);
     }
     let format = opts.format;
     let parse_progress = progress.clone();
@@ -136,7 +138,9 @@ pub async fn ingest(
         db,
         feed,
         opts,
-        images: images.then(|| image_context(db, opts)).transpose()?,
+        images: images
+            .then(|| image_context(db, source, opts))
+            .transpose()?,
         progress: &progress,
         report,
         seen_ids: HashSet::new(),
@@ -174,14 +178,17 @@ pub async fn ingest(
     Ok(report)
 }
 
-fn image_context(db: &Db, opts: &IngestOptions) -> Result<ImageContext, FeedError> {
+fn image_context(db: &Db, source: &str, opts: &IngestOptions) -> Result<ImageContext, FeedError> {
     #[cfg(feature = "opencv")]
     analysis::init_thread();
     let client = fetch::client(&opts.fetch).map_err(|e| FeedError::Task(e.to_string()))?;
+    let mut settings = opts.fetch.clone();
+    // a feed from elsewhere must not make us read this machine's files
+    settings.allow_files &= !(source.starts_with("http://") || source.starts_with("https://"));
     Ok(ImageContext {
         db: db.clone(),
         client,
-        settings: opts.fetch.clone(),
+        settings,
         downloads: Arc::new(Semaphore::new(opts.fetch_concurrency.max(1))),
         analyses: Arc::new(Semaphore::new(opts.analysis_threads.max(1))),
     })
@@ -203,7 +210,13 @@ struct Run<'a> {
 }
 
 impl Run<'_> {
-    fn reject(&mut self, pos: super::report::RowPos, id: Option<&str>, reason: Reason, detail: String) {
+    fn reject(
+        &mut self,
+        pos: super::report::RowPos,
+        id: Option<&str>,
+        reason: Reason,
+        detail: String,
+    ) {
         self.report.rejected += 1;
         Progress::add(&self.progress.rejected, 1);
         self.report.issue(pos, id, reason, detail);
@@ -272,7 +285,9 @@ impl Run<'_> {
             let analysis = self.account(group, outcome);
             let fresh = to_feed_garment(group, analysis.as_ref());
             let old = stored.get(&group.first.key);
-            if group.continues && let Some(old) = old {
+            if group.continues
+                && let Some(old) = old
+            {
                 let mut merged = old.clone();
                 merged.garment = merge_into(&old.garment, &fresh.garment);
                 if merged.differs_from(old) {
@@ -311,7 +326,8 @@ impl Run<'_> {
             }
             Outcome::Failed(reason, detail) => {
                 self.report.images.failed += 1;
-                self.report.issue(group.first.pos, Some(&group.first.id), reason, detail);
+                self.report
+                    .issue(group.first.pos, Some(&group.first.id), reason, detail);
                 None
             }
             Outcome::Off => None,

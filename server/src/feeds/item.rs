@@ -117,9 +117,15 @@ impl Field {
             .strip_prefix("g:")
             .or_else(|| name.strip_prefix("G:"))
             .unwrap_or(name);
+        // XML element names come lowercase already: compare without folding first
         ALIASES
             .iter()
-            .find(|(alias, _, _)| alias.eq_ignore_ascii_case(name))
+            .find(|(alias, _, _)| *alias == name)
+            .or_else(|| {
+                ALIASES
+                    .iter()
+                    .find(|(alias, _, _)| alias.eq_ignore_ascii_case(name))
+            })
             .map(|&(_, field, rank)| (field, rank))
     }
 

@@ -22,9 +22,11 @@ pub const MAX_URL_LEN: usize = 2048;
 const MAX_TITLE: usize = 500;
 const MAX_BRAND: usize = 200;
 const MAX_DESCRIPTION: usize = 4000;
-const MAX_SIZE_LEN: usize = 40;
-/// Sizes kept per garment (the stored list must stay small).
-pub const MAX_SIZES: usize = 40;
+/// Longest size text kept (`W32/L34`, `EU 42`).
+pub const MAX_SIZE_LEN: usize = 24;
+/// Sizes kept per garment: with [`MAX_SIZE_LEN`] (even JSON-escaped) the stored list stays under
+/// MySQL's 1,000-character column.
+pub const MAX_SIZES: usize = 16;
 
 /// A validated row, ready to merge with its variants.
 #[derive(Debug, Clone, PartialEq)]
@@ -65,7 +67,8 @@ pub fn to_draft(pos: RowPos, item: &FeedItem) -> Result<Draft, (Reason, String)>
     if !missing.is_empty() {
         return Err((Reason::MissingField, format!("no {}", missing.join(", "))));
     }
-    let price = parse_price(&item.price, &item.currency).map_err(|e| (Reason::UnparsablePrice, e))?;
+    let price =
+        parse_price(&item.price, &item.currency).map_err(|e| (Reason::UnparsablePrice, e))?;
     // a sale price counts when it is a lower price in the same currency
     let mut price_minor = price.minor;
     if !item.sale_price.is_empty()
@@ -91,10 +94,16 @@ pub fn to_draft(pos: RowPos, item: &FeedItem) -> Result<Draft, (Reason, String)>
                 .into_iter()
                 .find(|t| !t.is_empty())
                 .unwrap_or(&item.title);
-            (Reason::UnknownCategory, format!("no slot for {:?}", clip(what, 80)))
+            (
+                Reason::UnknownCategory,
+                format!("no slot for {:?}", clip(what, 80)),
+            )
         })?;
     if item.image_link.len() > MAX_URL_LEN {
-        return Err((Reason::MissingField, "image_link is longer than 2048 bytes".into()));
+        return Err((
+            Reason::MissingField,
+            "image_link is longer than 2048 bytes".into(),
+        ));
     }
     let (available, warning) = availability(&item.availability);
     let size = Some(clip(&item.size, MAX_SIZE_LEN).to_string()).filter(|s| !s.is_empty());
@@ -113,7 +122,11 @@ pub fn to_draft(pos: RowPos, item: &FeedItem) -> Result<Draft, (Reason, String)>
         title: clip(&item.title, MAX_TITLE).to_string(),
         brand: clip(&item.brand, MAX_BRAND).to_string(),
         description: clip(&item.description, MAX_DESCRIPTION).to_string(),
-        link: if item.link.len() > MAX_URL_LEN { String::new() } else { item.link.clone() },
+        link: if item.link.len() > MAX_URL_LEN {
+            String::new()
+        } else {
+            item.link.clone()
+        },
         slot,
         gender,
         size,
@@ -128,7 +141,10 @@ pub fn to_draft(pos: RowPos, item: &FeedItem) -> Result<Draft, (Reason, String)>
             .take(2)
             .cloned()
             .collect(),
-        feed_colors: vocab::colors_of(&item.color).into_iter().map(|c| c.lab()).collect(),
+        feed_colors: vocab::colors_of(&item.color)
+            .into_iter()
+            .map(|c| c.lab())
+            .collect(),
         feed_pattern: vocab::pattern_of(&item.pattern).or_else(|| vocab::pattern_of(&item.title)),
         styles: vocab::styles_of(&[&item.title, &item.product_type, &item.category]),
         warning,
@@ -137,9 +153,14 @@ pub fn to_draft(pos: RowPos, item: &FeedItem) -> Result<Draft, (Reason, String)>
 
 /// The explicit gender, else one inferred from the category path, product type and title.
 fn gender_or_kids(item: &FeedItem) -> Option<Wearer> {
-    [&item.gender, &item.category, &item.product_type, &item.title]
-        .into_iter()
-        .find_map(|t| vocab::wearer_of(t))
+    [
+        &item.gender,
+        &item.category,
+        &item.product_type,
+        &item.title,
+    ]
+    .into_iter()
+    .find_map(|t| vocab::wearer_of(t))
 }
 
 /// Availability text to in stock or not; unknown text counts as in stock, with a warning.
@@ -150,8 +171,16 @@ fn availability(text: &str) -> (bool, Option<(Reason, String)>) {
         .collect::<String>()
         .to_lowercase();
     match t.as_str() {
-        "" | "instock" | "available" | "yes" | "y" | "1" | "true" | "limitedavailability"
-        | "limitedstock" | "lowstock" => (true, None),
+        ""
+        | "instock"
+        | "available"
+        | "yes"
+        | "y"
+        | "1"
+        | "true"
+        | "limitedavailability"
+        | "limitedstock"
+        | "lowstock" => (true, None),
         "outofstock" | "soldout" | "no" | "n" | "0" | "false" | "preorder" | "backorder"
         | "discontinued" | "unavailable" => (false, None),
         _ => (
@@ -218,17 +247,29 @@ mod tests {
     fn rejects_with_reasons() {
         let mut i = item();
         i.price = "abc".into();
-        assert_eq!(to_draft(RowPos::default(), &i).map_err(|e| e.0), Err(Reason::UnparsablePrice));
+        assert_eq!(
+            to_draft(RowPos::default(), &i).map_err(|e| e.0),
+            Err(Reason::UnparsablePrice)
+        );
         let mut i = item();
         i.title.clear();
-        assert_eq!(to_draft(RowPos::default(), &i).map_err(|e| e.0), Err(Reason::MissingField));
+        assert_eq!(
+            to_draft(RowPos::default(), &i).map_err(|e| e.0),
+            Err(Reason::MissingField)
+        );
         let mut i = item();
         i.age_group = "kids".into();
-        assert_eq!(to_draft(RowPos::default(), &i).map_err(|e| e.0), Err(Reason::NotAdult));
+        assert_eq!(
+            to_draft(RowPos::default(), &i).map_err(|e| e.0),
+            Err(Reason::NotAdult)
+        );
         let mut i = item();
         i.product_type = "Swimwear".into();
         i.title = "Bikini".into();
-        assert_eq!(to_draft(RowPos::default(), &i).map_err(|e| e.0), Err(Reason::UnknownCategory));
+        assert_eq!(
+            to_draft(RowPos::default(), &i).map_err(|e| e.0),
+            Err(Reason::UnknownCategory)
+        );
         let mut i = item();
         i.sale_price = "29.90 EUR".into();
         i.availability = "maybe".into();

@@ -21,6 +21,7 @@
 //! - [`report`]: the ingest report (counts by reason, issues with row numbers) and live progress;
 //! - [`ingest`]: the pipeline: parse -> map -> merge variants -> images -> upsert -> prune;
 //! - [`source`]: a feed path or URL to a local file (URLs are downloaded to a temporary file);
+//! - [`synthetic`]: deterministic generated feeds for benchmarks and the memory check;
 //! - [`stored`]: the rows ingest reads and writes (queries in `store::garments`).
 //!
 //! Variants: rows that share `item_group_id` *and* colour become one garment
@@ -41,6 +42,7 @@ pub mod price;
 pub mod report;
 pub mod source;
 pub mod stored;
+pub mod synthetic;
 pub mod variants;
 pub mod vocab;
 

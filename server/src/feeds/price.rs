@@ -33,7 +33,7 @@ pub fn parse_price(text: &str, fallback_currency: &str) -> Result<Price, String>
         }
         if part.len() == 3 && part.bytes().all(|b| b.is_ascii_alphabetic()) {
             if currency.is_some() {
-                return Err(format!("two currencies in {text:?}"));
+                return Err(format!("not a price: {text:?}"));
             }
             currency = Some(part.to_ascii_uppercase());
             continue;
@@ -76,7 +76,10 @@ fn parse_amount(s: &str, decimals: u32) -> Option<i64> {
     if s.is_empty() || s.len() > 32 {
         return None;
     }
-    if !s.bytes().all(|b| b.is_ascii_digit() || b == b'.' || b == b',') {
+    if !s
+        .bytes()
+        .all(|b| b.is_ascii_digit() || b == b'.' || b == b',')
+    {
         return None;
     }
     // the decimal separator is the last '.' or ',' followed by one or two digits
@@ -90,11 +93,7 @@ fn parse_amount(s: &str, decimals: u32) -> Option<i64> {
             let is_decimal = (1..=2).contains(&frac.len())
                 || (frac.len() == 3 && sep == b'.' && separators == 1)
                 || frac.len() > 3;
-            if is_decimal {
-                (&s[..i], frac)
-            } else {
-                (s, "")
-            }
+            if is_decimal { (&s[..i], frac) } else { (s, "") }
         }
         None => (s, ""),
     };
@@ -172,8 +171,16 @@ mod tests {
     #[test]
     fn refuses_what_is_not_a_price() {
         for bad in [
-            "", "USD", "free", "12 USD EUR", "-3 USD", "0.00 USD", "1.2.3,4,5 USD", "12",
-            "99999999999999999999 USD", "1e5 USD",
+            "",
+            "USD",
+            "free",
+            "12 USD EUR",
+            "-3 USD",
+            "0.00 USD",
+            "1.2.3,4,5 USD",
+            "12",
+            "99999999999999999999 USD",
+            "1e5 USD",
         ] {
             assert!(p(bad).is_none(), "{bad:?} parsed");
         }

@@ -150,7 +150,13 @@ pub struct IngestReport {
 
 impl IngestReport {
     /// Records a problem: counted always, listed while there is room.
-    pub fn issue(&mut self, pos: RowPos, id: Option<&str>, reason: Reason, detail: impl Into<String>) {
+    pub fn issue(
+        &mut self,
+        pos: RowPos,
+        id: Option<&str>,
+        reason: Reason,
+        detail: impl Into<String>,
+    ) {
         *self.counts.entry(reason).or_insert(0) += 1;
         if self.issues.len() < MAX_LISTED_ISSUES {
             self.issues.push(Issue {

@@ -36,8 +36,9 @@ impl Group {
             price_any: first.price_minor,
             rows: 0,
             continues,
-            first: first.clone(),
+            first,
         };
+        let first = g.first.clone();
         g.add(&first);
         g
     }
@@ -52,8 +53,10 @@ impl Group {
         if d.available {
             self.available = true;
             if same_currency {
-                self.price_available =
-                    Some(self.price_available.map_or(d.price_minor, |p| p.min(d.price_minor)));
+                self.price_available = Some(
+                    self.price_available
+                        .map_or(d.price_minor, |p| p.min(d.price_minor)),
+                );
             }
             if let Some(size) = &d.size
                 && self.sizes.len() < MAX_SIZES
@@ -127,7 +130,8 @@ impl Batch {
 
     /// Puts a group back (the last one of a flushed batch, waiting for its variants).
     pub fn add_group(&mut self, group: Group) {
-        self.index.insert(group.first.key.clone(), self.groups.len());
+        self.index
+            .insert(group.first.key.clone(), self.groups.len());
         self.groups.push(group);
     }
 

@@ -216,7 +216,10 @@ mod tests {
 
     #[test]
     fn slots_come_from_the_most_specific_words() {
-        assert_eq!(slot_of("Apparel & Accessories > Clothing > Shirts & Tops"), Some(Slot::Top));
+        assert_eq!(
+            slot_of("Apparel & Accessories > Clothing > Shirts & Tops"),
+            Some(Slot::Top)
+        );
         assert_eq!(slot_of("Shirt Dress"), Some(Slot::Dress));
         assert_eq!(slot_of("Slim Dress Shirt"), Some(Slot::Top));
         assert_eq!(slot_of("Bootcut Jeans"), Some(Slot::Bottom));
@@ -228,7 +231,10 @@ mod tests {
     #[test]
     fn gender_and_age_words() {
         assert_eq!(wearer_of("Womens"), Some(Wearer::Gender(Gender::Female)));
-        assert_eq!(wearer_of("Clothing > Men's > Coats"), Some(Wearer::Gender(Gender::Male)));
+        assert_eq!(
+            wearer_of("Clothing > Men's > Coats"),
+            Some(Wearer::Gender(Gender::Male))
+        );
         assert_eq!(wearer_of("Girls"), Some(Wearer::Kids));
         assert_eq!(wearer_of("Boyfriend jeans"), None);
         assert!(adult_age_group("Adult") && !adult_age_group("kids"));
@@ -236,10 +242,16 @@ mod tests {
 
     #[test]
     fn colours_patterns_styles() {
-        assert_eq!(colors_of("Navy/White stripe"), vec![ColorName::Navy, ColorName::White]);
+        assert_eq!(
+            colors_of("Navy/White stripe"),
+            vec![ColorName::Navy, ColorName::White]
+        );
         assert_eq!(colors_of("charcoal gray"), vec![ColorName::Grey]);
         assert_eq!(pattern_of("Blue gingham shirt"), Some(Pattern::Checked));
-        assert_eq!(styles_of(&["Plain tee"]), Style::Minimal.bit() | Style::Casual.bit());
+        assert_eq!(
+            styles_of(&["Plain tee"]),
+            Style::Minimal.bit() | Style::Casual.bit()
+        );
         assert_eq!(styles_of(&["Linen shirt"]), Style::Casual.bit());
     }
 }

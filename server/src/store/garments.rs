@@ -285,8 +285,20 @@ impl Db {
              product_url, description, updated_at) \
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ";
         const FIELDS: [&str; 14] = [
-            "title", "brand", "slot", "gender", "sizes", "colors", "pattern", "styles",
-            "price_cents", "currency", "available", "image_url", "product_url", "description",
+            "title",
+            "brand",
+            "slot",
+            "gender",
+            "sizes",
+            "colors",
+            "pattern",
+            "styles",
+            "price_cents",
+            "currency",
+            "available",
+            "image_url",
+            "product_url",
+            "description",
         ];
         let updates: Vec<String> = match self.backend {
             Backend::Sqlite | Backend::Postgres => FIELDS
@@ -386,7 +398,8 @@ impl Db {
 
     async fn mark_unavailable(&self, ids: &[i64]) -> Result<u64, StoreError> {
         let marks = vec!["?"; ids.len()].join(", ");
-        let sql = format!("UPDATE garments SET available = 0, updated_at = ? WHERE id IN ({marks})");
+        let sql =
+            format!("UPDATE garments SET available = 0, updated_at = ? WHERE id IN ({marks})");
         let sql = self.q(&sql);
         let mut query = sqlx::query(&sql).bind(now_ms());
         for id in ids {
@@ -397,13 +410,19 @@ impl Db {
     }
 
     /// The cached analysis of the image at the URL with this hash.
-    pub async fn cached_analysis(&self, url_hash: &str) -> Result<Option<CachedAnalysis>, StoreError> {
+    pub async fn cached_analysis(
+        &self,
+        url_hash: &str,
+    ) -> Result<Option<CachedAnalysis>, StoreError> {
         let sql = self.q(
             "SELECT content_hash, etag, last_modified, analyzer, result FROM image_analyses \
              WHERE url_hash = ?",
         );
         let mut conn = self.acquire(site!()).await?;
-        let row = sqlx::query(&sql).bind(url_hash).fetch_optional(&mut *conn).await?;
+        let row = sqlx::query(&sql)
+            .bind(url_hash)
+            .fetch_optional(&mut *conn)
+            .await?;
         row.map(|r| cached_from_row(&r)).transpose()
     }
 

@@ -103,6 +103,9 @@ pub enum StoreError {
     /// A row could not be turned into a domain value.
     #[error("corrupt row in {table}: {detail}")]
     Corrupt { table: &'static str, detail: String },
+    /// Lock contention that outlasted the busy timeout: overload, worth a retry.
+    #[error("database busy")]
+    Busy(#[source] sqlx::Error),
     #[error("database error")]
     Db(#[source] sqlx::Error),
     #[error("migration failed")]
@@ -118,8 +121,29 @@ impl From<sqlx::Error> for StoreError {
             sqlx::Error::Io(_) | sqlx::Error::PoolClosed | sqlx::Error::Tls(_) => {
                 StoreError::Unavailable(e)
             }
+            sqlx::Error::Database(ref db) if is_busy_code(db.code().as_deref()) => {
+                StoreError::Busy(e)
+            }
+            sqlx::Error::Database(ref db) if db.code().as_deref() == Some("1040") => {
+                // MySQL "Too many connections"
+                StoreError::Unavailable(e)
+            }
             other => StoreError::Db(other),
         }
+    }
+}
+
+/// Lock contention codes: SQLite BUSY/LOCKED (and their extended codes),
+/// PostgreSQL serialization failure, deadlock, lock not available, MySQL lock
+/// wait timeout and deadlock.
+fn is_busy_code(code: Option<&str>) -> bool {
+    match code {
+        Some(c) => {
+            matches!(c, "5" | "6" | "40001" | "40P01" | "55P03" | "1205" | "1213")
+                // SQLite extended codes keep the primary code in the low byte
+                || c.parse::<u32>().is_ok_and(|n| n > 255 && matches!(n & 0xff, 5 | 6))
+        }
+        None => false,
     }
 }
 
@@ -162,7 +186,8 @@ impl Db {
             _ => url.to_string(),
         };
         let options: AnyConnectOptions = url.parse()?;
-        let busy_timeout_ms = pool.acquire_timeout_ms.max(1);
+        // writers queue on SQLite's lock up to this long before answering busy
+        let busy_timeout_ms = (pool.acquire_timeout_ms * 2).max(1);
         let pool_handle = AnyPoolOptions::new()
             .max_connections(pool.max_connections)
             .min_connections(0)

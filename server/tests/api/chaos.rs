@@ -2,6 +2,7 @@
 
 use std::time::{Duration, Instant};
 
+use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::helpers::{Backend, TestApp, metric_value, spawn_app, spawn_app_with};
@@ -60,97 +61,65 @@ async fn faults_are_listed_added_and_removed_through_the_admin_api() {
         metric_value(&text, "feature_enabled{name=\"chaos\"}"),
         Some(1.0)
     );
-    let url = app.url("/admin/chaos/faults");
-    let list: Value = app
-        .client
-        .get(&url)
-        .bearer_auth(ADMIN)
-        .send()
-        .await
-        .expect("list")
-        .json()
-        .await
-        .expect("json");
+    let list = fault_list(&app).await;
     assert_eq!(
         list["faults"][0]["spec"],
         "leak-memory:bytes=3,route=/v1/garments"
     );
-    let r = app
-        .client
-        .get(&url)
-        .bearer_auth("wrong-token-wrong-token")
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(r.status(), 401);
-    let r = app.client.get(&url).send().await.expect("send");
-    assert_eq!(r.status(), 401);
-    let r = app
-        .client
-        .post(&url)
-        .bearer_auth(ADMIN)
-        .json(&json!({"spec": "leak-disk:bytes=1"}))
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(r.status(), 422);
-    let body: Value = r.json().await.expect("json");
-    assert!(
-        body["message"]
-            .as_str()
-            .is_some_and(|m| m.contains("unknown fault")),
-        "{body}"
+    let url = app.url("/admin/chaos/faults");
+    let wrong = app.client.get(&url).bearer_auth("wrong-token-wrong-token");
+    assert_eq!(wrong.send().await.expect("send").status(), 401);
+    assert_eq!(
+        app.client.get(&url).send().await.expect("send").status(),
+        401
     );
-    let r = app
-        .client
-        .post(&url)
-        .bearer_auth(ADMIN)
-        .json(&json!({"spec": "slow-query:ms=5"}))
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(r.status(), 201);
-    let added: Value = r.json().await.expect("json");
+    let (status, body) = admin(
+        &app,
+        Method::POST,
+        "",
+        Some(json!({"spec": "leak-disk:bytes=1"})),
+    )
+    .await;
+    assert_eq!(status, 422);
+    let message = body["message"].as_str().unwrap_or_default();
+    assert!(message.contains("unknown fault"), "{body}");
+    let (status, added) = admin(
+        &app,
+        Method::POST,
+        "",
+        Some(json!({"spec": "slow-query:ms=5"})),
+    )
+    .await;
+    assert_eq!(status, 201);
     let id = added["id"].as_u64().expect("id");
-    let list: Value = app
-        .client
-        .get(&url)
-        .bearer_auth(ADMIN)
-        .send()
-        .await
-        .expect("list")
-        .json()
-        .await
-        .expect("json");
-    assert_eq!(list["faults"].as_array().map(Vec::len), Some(2));
-    let r = app
-        .client
-        .delete(format!("{url}/{id}"))
-        .bearer_auth(ADMIN)
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(r.status(), 200);
-    let r = app
-        .client
-        .delete(format!("{url}/{id}"))
-        .bearer_auth(ADMIN)
-        .send()
-        .await
-        .expect("send");
-    assert_eq!(r.status(), 404);
-    let r: Value = app
-        .client
-        .delete(&url)
-        .bearer_auth(ADMIN)
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
-    assert_eq!(r["removed"], 1);
+    assert_eq!(
+        fault_list(&app).await["faults"].as_array().map(Vec::len),
+        Some(2)
+    );
+    let one = format!("/{id}");
+    assert_eq!(admin(&app, Method::DELETE, &one, None).await.0, 200);
+    assert_eq!(admin(&app, Method::DELETE, &one, None).await.0, 404);
+    let (_, removed) = admin(&app, Method::DELETE, "", None).await;
+    assert_eq!(removed["removed"], 1);
     app.stop().await;
+}
+
+/// An admin call on `/admin/chaos/faults{suffix}`: its status and JSON body.
+async fn admin(app: &TestApp, method: Method, suffix: &str, body: Option<Value>) -> (u16, Value) {
+    let mut req = app
+        .client
+        .request(method, app.url(&format!("/admin/chaos/faults{suffix}")))
+        .bearer_auth(ADMIN);
+    if let Some(body) = body {
+        req = req.json(&body);
+    }
+    let r = req.send().await.expect("admin call");
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+async fn fault_list(app: &TestApp) -> Value {
+    admin(app, Method::GET, "", None).await.1
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -193,31 +162,14 @@ async fn a_memory_leak_fault_leaks_one_allocation_per_request_on_its_route() {
     };
     growth(&app).await; // warm-up: pools, caches, statement caches
     let healthy = growth(&app).await;
-    let r = app
-        .client
-        .post(app.url("/admin/chaos/faults"))
-        .bearer_auth(ADMIN)
-        .json(&json!({"spec": "leak-memory:bytes=3,route=/v1/garments/{id}"}))
-        .send()
-        .await
-        .expect("add");
-    assert_eq!(r.status(), 201);
+    let spec = json!({"spec": "leak-memory:bytes=3,route=/v1/garments/{id}"});
+    assert_eq!(admin(&app, Method::POST, "", Some(spec)).await.0, 201);
     let leaking = growth(&app).await;
     assert!(
         leaking - healthy >= 900.0,
         "healthy grew {healthy}, leaking grew {leaking}"
     );
-    let list: Value = app
-        .client
-        .get(app.url("/admin/chaos/faults"))
-        .bearer_auth(ADMIN)
-        .send()
-        .await
-        .expect("list")
-        .json()
-        .await
-        .expect("json");
-    assert_eq!(list["faults"][0]["requests"], 1_000);
+    assert_eq!(fault_list(&app).await["faults"][0]["requests"], 1_000);
     app.stop().await;
 }
 

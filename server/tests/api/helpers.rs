@@ -45,41 +45,31 @@ pub(crate) async fn fresh_database(backend: Backend) -> FreshDb {
                 _dir: Some(dir),
             }
         }
-        Backend::Postgres => {
-            use sqlx::Connection;
-            let admin = postgres_admin_url();
-            let name = format!("spikeproof_test_{:016x}", rand::random::<u64>());
-            let mut conn = sqlx::PgConnection::connect(&admin)
-                .await
-                .expect("PostgreSQL must run for the PostgreSQL tests (see .ci/run)");
-            sqlx::query(&format!("CREATE DATABASE {name}"))
-                .execute(&mut conn)
-                .await
-                .expect("create test database");
-            let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
-            FreshDb {
-                url: format!("{base}/{name}"),
-                _dir: None,
-            }
-        }
-        Backend::MySql => {
-            use sqlx::Connection;
-            let admin = mysql_admin_url();
-            let name = format!("spikeproof_test_{:016x}", rand::random::<u64>());
-            let mut conn = sqlx::MySqlConnection::connect(&admin)
-                .await
-                .expect("MariaDB must run for the MySQL tests (see .ci/run)");
-            sqlx::query(&format!("CREATE DATABASE {name}"))
-                .execute(&mut conn)
-                .await
-                .expect("create test database");
-            let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
-            FreshDb {
-                url: format!("{base}/{name}"),
-                _dir: None,
-            }
-        }
+        Backend::Postgres => FreshDb {
+            url: create_database(&postgres_admin_url(), "PostgreSQL").await,
+            _dir: None,
+        },
+        Backend::MySql => FreshDb {
+            url: create_database(&mysql_admin_url(), "MariaDB").await,
+            _dir: None,
+        },
     }
+}
+
+/// Creates a uniquely named database on the server of `admin` and returns its URL.
+async fn create_database(admin: &str, server: &str) -> String {
+    use sqlx::Connection;
+    sqlx::any::install_default_drivers();
+    let name = format!("spikeproof_test_{:016x}", rand::random::<u64>());
+    let mut conn = sqlx::AnyConnection::connect(admin)
+        .await
+        .unwrap_or_else(|e| panic!("{server} must run for its tests (see .ci/run): {e}"));
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .expect("create test database");
+    let base = admin.rsplit_once('/').map_or(admin, |(b, _)| b);
+    format!("{base}/{name}")
 }
 
 /// Settings for a test server: port 0, a small seeded catalog.

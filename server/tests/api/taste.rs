@@ -127,13 +127,18 @@ async fn a_users_outfits_lean_toward_what_users_with_the_same_likes_liked(backen
     let (x_a, x_b) = (count_in(&after_x, &a_rest), count_in(&after_x, &b_rest));
     let (y_a, y_b) = (count_in(&after_y, &a_rest), count_in(&after_y, &b_rest));
     let (before_a, before_b) = (count_in(&before, &a_rest), count_in(&before, &b_rest));
+    println!(
+        "garments of the neighbours-only outfits in 5 outfits: before A {before_a} B {before_b}; \
+         x (likes A) A {x_a} B {x_b}; y (likes B) A {y_a} B {y_b}"
+    );
+    // both saw the same outfits before; now each leans toward its own neighbours' likes
     assert!(
-        x_a >= before_a + 3 && x_a > x_b,
-        "x liked taste A's first outfit: A's other garments {before_a} -> {x_a}, B's {before_b} -> {x_b}"
+        x_a > before_a && x_a >= y_a + 3 && x_a > x_b,
+        "x liked taste A's first outfit: A's other garments {before_a} -> {x_a} (y: {y_a}), B's {before_b} -> {x_b}"
     );
     assert!(
-        y_b >= before_b + 3 && y_b > y_a,
-        "y liked taste B's first outfit: B's other garments {before_b} -> {y_b}, A's {before_a} -> {y_a}"
+        y_b >= before_b + 3 && y_b >= x_b + 3 && y_b > y_a,
+        "y liked taste B's first outfit: B's other garments {before_b} -> {y_b} (x: {x_b}), A's {before_a} -> {y_a}"
     );
     app.stop().await;
 }

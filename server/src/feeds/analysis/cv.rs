@@ -8,8 +8,8 @@
 //!    an [`GRABCUT`] px copy (tens of ms, so only as a fall-back);
 //! 3. k-means (k = 4) on up to [`SAMPLES`] garment pixels in real L*a*b*,
 //!    close clusters merged (ΔE00 < 5), the three largest kept with their shares;
-//! 4. Sobel on the grey picture inside the eroded garment: little edge
-//!    energy is solid; edge orientations in one direction are stripes, in two
+//! 4. Sobel on the Lab picture inside the eroded garment: few colour edges
+//!    is solid; edge orientations in one direction are stripes, in two
 //!    perpendicular directions checks, anything else a print.
 
 use opencv::{
@@ -33,10 +33,11 @@ const SAMPLES: usize = 4_000;
 const CLUSTERS: usize = 4;
 /// ΔE76 (real units) within which a pixel is background-coloured.
 const BACKGROUND_DE: f32 = 14.0;
-/// Sobel magnitude (3x3 on 8-bit grey) of an edge worth counting.
-const EDGE: f32 = 120.0;
+/// Sobel magnitude (3x3, L*a*b* units) of a colour edge worth counting: a
+/// sharp step of about ΔE 20 and more.
+const EDGE: f32 = 80.0;
 /// Below this fraction of edge pixels the garment is solid.
-const SOLID_DENSITY: f32 = 0.06;
+const SOLID_DENSITY: f32 = 0.15;
 
 /// Keeps OpenCV to one thread: callers run one analysis per core themselves.
 pub fn init_thread() {
@@ -79,7 +80,13 @@ fn run(bytes: &[u8]) -> opencv::Result<Result<Analysis, AnalysisError>> {
         Some(bg) => {
             let raw: Vec<u8> = lab_px
                 .iter()
-                .map(|p| if p.delta_e(bg) > BACKGROUND_DE { 255 } else { 0 })
+                .map(|p| {
+                    if p.delta_e(bg) > BACKGROUND_DE {
+                        255
+                    } else {
+                        0
+                    }
+                })
                 .collect();
             let raw = Mat::new_rows_cols_with_data(rows, cols, &raw)?;
             fill(&raw)?
@@ -94,17 +101,23 @@ fn run(bytes: &[u8]) -> opencv::Result<Result<Analysis, AnalysisError>> {
         }
     };
     let mut cover = coverage(&silhouette)?;
-    if !(0.03..=0.97).contains(&cover) {
-        segmentation = Segmentation::GrabCut;
-        silhouette = grab_cut(&small)?;
-        cover = coverage(&silhouette)?;
-        if cover < 0.02 {
+    // no plain background, nearly nothing or everything differs from it, or only
+    // a fragment does (a light garment on a light background): try GrabCut
+    if !(0.15..=0.97).contains(&cover) {
+        let cut = grab_cut(&small)?;
+        let cut_cover = coverage(&cut)?;
+        if cut_cover > cover || cover > 0.97 {
+            segmentation = Segmentation::GrabCut;
+            silhouette = cut;
+            cover = cut_cover;
+        }
+        if !(0.02..=0.99).contains(&cover) {
             return Ok(Err(AnalysisError::NoGarment));
         }
     }
     let mask = silhouette.data_bytes()?;
     let colors = dominant_colors(&lab_px, mask)?;
-    let pattern = pattern(&small, &silhouette)?;
+    let pattern = pattern(&lab, &silhouette)?;
     Ok(Ok(Analysis {
         colors,
         pattern,
@@ -155,9 +168,7 @@ fn plain_background(px: &[Lab], rows: usize, cols: usize) -> Option<Lab> {
 
 /// Closes a raw foreground mask, drops specks, and fills the holes of what is left.
 fn fill(raw: &(impl core::ToInputArray + MatTraitConst)) -> opencv::Result<Mat> {
-    let ellipse = |k| {
-        imgproc::get_structuring_element_def(imgproc::MORPH_ELLIPSE, Size::new(k, k))
-    };
+    let ellipse = |k| imgproc::get_structuring_element_def(imgproc::MORPH_ELLIPSE, Size::new(k, k));
     let mut closed = Mat::default();
     imgproc::morphology_ex_def(raw, &mut closed, imgproc::MORPH_CLOSE, &ellipse(7)?)?;
     let mut opened = Mat::default();
@@ -176,7 +187,8 @@ fn fill(raw: &(impl core::ToInputArray + MatTraitConst)) -> opencv::Result<Mat> 
             kept.push(c);
         }
     }
-    let mut out = Mat::new_rows_cols_with_default(raw.rows(), raw.cols(), core::CV_8UC1, Scalar::all(0.0))?;
+    let mut out =
+        Mat::new_rows_cols_with_default(raw.rows(), raw.cols(), core::CV_8UC1, Scalar::all(0.0))?;
     if !kept.is_empty() {
         imgproc::draw_contours(
             &mut out,
@@ -201,7 +213,15 @@ fn grab_cut(small: &Mat) -> opencv::Result<Mat> {
     let rect = Rect::new(dx, dy, (w - 2 * dx).max(1), (h - 2 * dy).max(1));
     let mut mask = Mat::default();
     let (mut bgd, mut fgd) = (Mat::default(), Mat::default());
-    imgproc::grab_cut(&tiny, &mut mask, rect, &mut bgd, &mut fgd, 3, imgproc::GC_INIT_WITH_RECT)?;
+    imgproc::grab_cut(
+        &tiny,
+        &mut mask,
+        rect,
+        &mut bgd,
+        &mut fgd,
+        3,
+        imgproc::GC_INIT_WITH_RECT,
+    )?;
     let fg: Vec<u8> = mask
         .data_bytes()?
         .iter()
@@ -222,7 +242,12 @@ fn grab_cut(small: &Mat) -> opencv::Result<Mat> {
 
 /// The three largest colour clusters of the garment's pixels.
 fn dominant_colors(px: &[Lab], mask: &[u8]) -> opencv::Result<Vec<Swatch>> {
-    let inside: Vec<&Lab> = px.iter().zip(mask).filter(|(_, m)| **m != 0).map(|(p, _)| p).collect();
+    let inside: Vec<&Lab> = px
+        .iter()
+        .zip(mask)
+        .filter(|(_, m)| **m != 0)
+        .map(|(p, _)| p)
+        .collect();
     let stride = inside.len().div_ceil(SAMPLES).max(1);
     let samples: Vec<f32> = inside
         .iter()
@@ -240,14 +265,25 @@ fn dominant_colors(px: &[Lab], mask: &[u8]) -> opencv::Result<Vec<Swatch>> {
     // k-means seeds from OpenCV's thread RNG: a fixed seed makes results repeatable
     core::set_rng_seed(0x5eed)?;
     let criteria = TermCriteria::new(core::TermCriteria_COUNT + core::TermCriteria_EPS, 12, 0.5)?;
-    core::kmeans(&data, k as i32, &mut labels, criteria, 1, core::KMEANS_PP_CENTERS, &mut centers)?;
+    core::kmeans(
+        &data,
+        k as i32,
+        &mut labels,
+        criteria,
+        1,
+        core::KMEANS_PP_CENTERS,
+        &mut centers,
+    )?;
     let centers = centers.data_typed::<f32>()?;
     let mut clusters: Vec<(Lab, f32)> = centers
         .chunks_exact(3)
         .map(|c| (Lab::new(c[0], c[1], c[2]), 0.0))
         .collect();
     for &label in labels.data_typed::<i32>()? {
-        if let Some(c) = usize::try_from(label).ok().and_then(|l| clusters.get_mut(l)) {
+        if let Some(c) = usize::try_from(label)
+            .ok()
+            .and_then(|l| clusters.get_mut(l))
+        {
             c.1 += 1.0 / count as f32;
         }
     }
@@ -258,7 +294,11 @@ fn dominant_colors(px: &[Lab], mask: &[u8]) -> opencv::Result<Vec<Swatch>> {
         match merged.iter_mut().find(|(m, _)| ciede2000(*m, lab) < 5.0) {
             Some((m, s)) => {
                 let t = share / (*s + share);
-                *m = Lab::new(m.l + (lab.l - m.l) * t, m.a + (lab.a - m.a) * t, m.b + (lab.b - m.b) * t);
+                *m = Lab::new(
+                    m.l + (lab.l - m.l) * t,
+                    m.a + (lab.a - m.a) * t,
+                    m.b + (lab.b - m.b) * t,
+                );
                 *s += share;
             }
             None => merged.push((lab, share)),
@@ -275,13 +315,13 @@ fn dominant_colors(px: &[Lab], mask: &[u8]) -> opencv::Result<Vec<Swatch>> {
 }
 
 /// The pattern class from edge density and edge orientations inside the garment.
-fn pattern(small: &Mat, silhouette: &Mat) -> opencv::Result<Pattern> {
-    let mut gray = Mat::default();
-    imgproc::cvt_color_def(small, &mut gray, imgproc::COLOR_BGR2GRAY)?;
+/// Edges are colour edges (Sobel on L*a*b*), so the shading of a fold, which
+/// changes lightness a little, counts far less than a print's change of colour.
+fn pattern(lab: &Mat, silhouette: &Mat) -> opencv::Result<Pattern> {
     let (mut gx, mut gy) = (Mat::default(), Mat::default());
-    imgproc::sobel_def(&gray, &mut gx, core::CV_32F, 1, 0)?;
-    imgproc::sobel_def(&gray, &mut gy, core::CV_32F, 0, 1)?;
-    let kernel = imgproc::get_structuring_element_def(imgproc::MORPH_ELLIPSE, Size::new(7, 7))?;
+    imgproc::sobel_def(lab, &mut gx, core::CV_32F, 1, 0)?;
+    imgproc::sobel_def(lab, &mut gy, core::CV_32F, 0, 1)?;
+    let kernel = imgproc::get_structuring_element_def(imgproc::MORPH_ELLIPSE, Size::new(9, 9))?;
     let mut interior = Mat::default();
     imgproc::erode(
         silhouette,
@@ -292,20 +332,36 @@ fn pattern(small: &Mat, silhouette: &Mat) -> opencv::Result<Pattern> {
         core::BORDER_CONSTANT,
         Scalar::all(0.0),
     )?;
-    let (gx, gy, inside) = (gx.data_typed::<f32>()?, gy.data_typed::<f32>()?, interior.data_bytes()?);
+    // three channels per pixel, read as a flat run of floats
+    let (gx, gy) = (gx.reshape(1, 0)?, gy.reshape(1, 0)?);
+    let (gx, gy, inside) = (
+        gx.data_typed::<f32>()?,
+        gy.data_typed::<f32>()?,
+        interior.data_bytes()?,
+    );
     let mut bins = [0f32; 12];
     let (mut pixels, mut edges) = (0u32, 0u32);
-    for ((&x, &y), &m) in gx.iter().zip(gy).zip(inside) {
+    let l_scale = 100.0 / 255.0;
+    for ((x, y), &m) in gx.chunks_exact(3).zip(gy.chunks_exact(3)).zip(inside) {
         if m == 0 {
             continue;
         }
         pixels += 1;
-        let mag = x.hypot(y);
+        // the colour gradient: L scaled to real units, a and b as they are
+        let (xl, yl) = (x[0] * l_scale, y[0] * l_scale);
+        let xx = xl * xl + x[1] * x[1] + x[2] * x[2];
+        let yy = yl * yl + y[1] * y[1] + y[2] * y[2];
+        let mag = (xx + yy).sqrt();
         if mag < EDGE {
             continue;
         }
         edges += 1;
-        let angle = y.atan2(x).to_degrees().rem_euclid(180.0);
+        // orientation from the channel with the strongest response
+        let (sx, sy) = [(xl, yl), (x[1], y[1]), (x[2], y[2])]
+            .into_iter()
+            .max_by(|a, b| (a.0.hypot(a.1)).total_cmp(&b.0.hypot(b.1)))
+            .unwrap_or((xl, yl));
+        let angle = sy.atan2(sx).to_degrees().rem_euclid(180.0);
         bins[((angle / 15.0) as usize).min(11)] += mag;
     }
     Ok(classify(pixels, edges, &bins))
@@ -326,9 +382,10 @@ fn classify(pixels: u32, edges: u32, bins: &[f32; 12]) -> Pattern {
         .max_by(|x, y| x.1.total_cmp(&y.1))
         .unwrap_or((0, 0.0));
     let across = window((best + 6) % 12);
-    if main >= 0.7 && across < 0.15 {
+    // real photos add folds and seams in every direction, hence the margins
+    if main >= 0.5 && across * 2.5 <= main {
         Pattern::Striped
-    } else if across >= 0.25 && main + across >= 0.75 {
+    } else if across >= 0.25 && main + across >= 0.65 {
         Pattern::Checked
     } else {
         Pattern::Printed

@@ -1,5 +1,5 @@
-//! Synthetic garment pictures for tests and benchmarks: a T-shirt shape on a
-//! white background, filled solid, striped, checked or printed. The first
+//! Synthetic garment pictures for tests and benchmarks: a T-shirt shape with
+//! a faint edge on a white background, filled solid, striped, checked or printed. The first
 //! colour always covers most of the garment, so it is the one to find.
 
 use opencv::{
@@ -48,17 +48,39 @@ fn draw(
             let mut y = 0;
             while y < size {
                 let band = core::Rect::new(0, y, size, period / 3);
-                imgproc::rectangle(&mut fabric, band, bgr(other), imgproc::FILLED, imgproc::LINE_8, 0)?;
+                imgproc::rectangle(
+                    &mut fabric,
+                    band,
+                    bgr(other),
+                    imgproc::FILLED,
+                    imgproc::LINE_8,
+                    0,
+                )?;
                 y += period;
             }
         }
         Pattern::Checked => {
-            // crossing bands a quarter of the period wide: `main` keeps ~56%
+            // crossing bands a fifth of a wider period: `main` keeps ~64%
+            let period = period * 4 / 3;
             let mut at = 0;
             while at < size {
-                let w = period / 4;
-                imgproc::rectangle(&mut fabric, core::Rect::new(0, at, size, w), bgr(other), imgproc::FILLED, imgproc::LINE_8, 0)?;
-                imgproc::rectangle(&mut fabric, core::Rect::new(at, 0, w, size), bgr(other), imgproc::FILLED, imgproc::LINE_8, 0)?;
+                let w = period / 5;
+                imgproc::rectangle(
+                    &mut fabric,
+                    core::Rect::new(0, at, size, w),
+                    bgr(other),
+                    imgproc::FILLED,
+                    imgproc::LINE_8,
+                    0,
+                )?;
+                imgproc::rectangle(
+                    &mut fabric,
+                    core::Rect::new(at, 0, w, size),
+                    bgr(other),
+                    imgproc::FILLED,
+                    imgproc::LINE_8,
+                    0,
+                )?;
                 at += period;
             }
         }
@@ -77,8 +99,24 @@ fn draw(
                 let c = Point::new(next(size), next(size));
                 let color = if i % 3 == 0 { bgr(accent) } else { bgr(other) };
                 match i % 3 {
-                    0 => imgproc::circle(&mut fabric, c, r + next(r), color, imgproc::FILLED, imgproc::LINE_8, 0)?,
-                    1 => imgproc::circle(&mut fabric, c, r + next(r), color, (r / 2).max(1), imgproc::LINE_8, 0)?,
+                    0 => imgproc::circle(
+                        &mut fabric,
+                        c,
+                        r + next(r),
+                        color,
+                        imgproc::FILLED,
+                        imgproc::LINE_8,
+                        0,
+                    )?,
+                    1 => imgproc::circle(
+                        &mut fabric,
+                        c,
+                        r + next(r),
+                        color,
+                        (r / 2).max(1),
+                        imgproc::LINE_8,
+                        0,
+                    )?,
                     _ => {
                         let tri: Vector<Point> = Vector::from_slice(&[
                             c,
@@ -86,7 +124,14 @@ fn draw(
                             Point::new(c.x + next(2 * r), c.y - 2 * r),
                         ]);
                         let polys: Vector<Vector<Point>> = Vector::from_iter([tri]);
-                        imgproc::fill_poly(&mut fabric, &polys, color, imgproc::LINE_8, 0, Point::new(0, 0))?;
+                        imgproc::fill_poly(
+                            &mut fabric,
+                            &polys,
+                            color,
+                            imgproc::LINE_8,
+                            0,
+                            Point::new(0, 0),
+                        )?;
                     }
                 }
             }
@@ -108,8 +153,28 @@ fn draw(
     ]);
     let mut mask = Mat::new_rows_cols_with_default(size, size, core::CV_8UC1, Scalar::all(0.0))?;
     let polys: Vector<Vector<Point>> = Vector::from_iter([shirt]);
-    imgproc::fill_poly(&mut mask, &polys, Scalar::all(255.0), imgproc::LINE_8, 0, Point::new(0, 0))?;
-    let mut canvas = Mat::new_rows_cols_with_default(size, size, core::CV_8UC3, Scalar::all(255.0))?;
+    imgproc::fill_poly(
+        &mut mask,
+        &polys,
+        Scalar::all(255.0),
+        imgproc::LINE_8,
+        0,
+        Point::new(0, 0),
+    )?;
+    let mut canvas =
+        Mat::new_rows_cols_with_default(size, size, core::CV_8UC3, Scalar::all(255.0))?;
+    // the shadow edge a photographed garment has against its background
+    // (drawn first, so only its outer half shows)
+    let edge = Scalar::all(200.0);
+    imgproc::polylines(
+        &mut canvas,
+        &polys,
+        true,
+        edge,
+        (size / 50).max(1),
+        imgproc::LINE_8,
+        0,
+    )?;
     fabric.copy_to_masked(&mut canvas, &mask)?;
     let mut out: Vector<u8> = Vector::new();
     imgcodecs::imencode_def(ext, &canvas, &mut out)?;

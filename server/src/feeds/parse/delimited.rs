@@ -187,7 +187,9 @@ impl<R: BufRead + Send + std::fmt::Debug> Iterator for DelimitedRows<R> {
                 }
                 let mut item = FeedItem::default();
                 for (i, raw) in self.record.iter().enumerate() {
-                    let Some(field) = self.columns[i] else { continue };
+                    let Some(field) = self.columns[i] else {
+                        continue;
+                    };
                     match std::str::from_utf8(raw) {
                         Ok(value) => item.set(field, value),
                         Err(_) => {

@@ -56,6 +56,8 @@ impl FeedFormat {
 }
 
 /// One record of a feed.
+// `Item` is the common case: boxing it would cost an allocation per row to shrink the rare `Bad`
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Parsed {
     Item(RowPos, FeedItem),
@@ -84,7 +86,7 @@ pub fn open<R: Read + Send + std::fmt::Debug + 'static>(
 ) -> Result<Box<dyn RowSource>, FeedError> {
     let mut input = Metered::new(io::BufReader::with_capacity(64 * 1024, reader), progress);
     let head = input.fill_buf().map_err(|e| FeedError::Unreadable {
-        source_name: "feed".into(),
+        source_name: "input".into(),
         source: e,
     })?;
     let sniffed = sniff::sniff(head)?;
@@ -109,7 +111,7 @@ pub fn open<R: Read + Send + std::fmt::Debug + 'static>(
 
 fn head_line<R: BufRead>(input: &mut R) -> Result<&[u8], FeedError> {
     let head = input.fill_buf().map_err(|e| FeedError::Unreadable {
-        source_name: "feed".into(),
+        source_name: "input".into(),
         source: e,
     })?;
     Ok(sniff::first_line(head))
@@ -157,7 +159,9 @@ impl<R: BufRead> Metered<R> {
 
     fn publish(&mut self) {
         if let Some(shared) = &self.shared {
-            shared.bytes_read.fetch_add(self.unpublished, Ordering::Relaxed);
+            shared
+                .bytes_read
+                .fetch_add(self.unpublished, Ordering::Relaxed);
         }
         self.unpublished = 0;
     }
@@ -204,7 +208,9 @@ impl<R: BufRead> Read for Metered<R> {
 impl<R> Drop for Metered<R> {
     fn drop(&mut self) {
         if let Some(shared) = &self.shared {
-            shared.bytes_read.fetch_add(self.unpublished, Ordering::Relaxed);
+            shared
+                .bytes_read
+                .fetch_add(self.unpublished, Ordering::Relaxed);
         }
     }
 }

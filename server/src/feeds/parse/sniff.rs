@@ -47,9 +47,14 @@ pub fn sniff(head: &[u8]) -> Result<Sniffed, FeedError> {
         ));
     };
     let lower = String::from_utf8_lossy(line).to_ascii_lowercase();
-    let awin = ["aw_product_id", "search_price", "merchant_image_url", "product_name"]
-        .iter()
-        .any(|name| lower.contains(name));
+    let awin = [
+        "aw_product_id",
+        "search_price",
+        "merchant_image_url",
+        "product_name",
+    ]
+    .iter()
+    .any(|name| lower.contains(name));
     let format = if awin || delimiter != b'\t' {
         FeedFormat::AwinCsv
     } else {
@@ -64,10 +69,7 @@ pub fn sniff(head: &[u8]) -> Result<Sniffed, FeedError> {
 /// The first line of `head` without its line end (and without a BOM).
 pub fn first_line(head: &[u8]) -> &[u8] {
     let head = head.strip_prefix(BOM).unwrap_or(head);
-    let end = head
-        .iter()
-        .position(|&b| b == b'\n')
-        .unwrap_or(head.len());
+    let end = head.iter().position(|&b| b == b'\n').unwrap_or(head.len());
     let line = &head[..end];
     line.strip_suffix(b"\r").unwrap_or(line)
 }
@@ -98,16 +100,28 @@ mod tests {
     #[test]
     fn sniffs_each_format() {
         let rss = b"\xEF\xBB\xBF  <?xml version=\"1.0\"?><rss>";
-        assert_eq!(sniff(rss).ok().map(|s| s.format), Some(FeedFormat::GoogleXml));
+        assert_eq!(
+            sniff(rss).ok().map(|s| s.format),
+            Some(FeedFormat::GoogleXml)
+        );
         let tsv = b"id\ttitle\tprice\n1\ta\t1 USD\n";
-        assert_eq!(sniff(tsv).ok().map(|s| s.format), Some(FeedFormat::GoogleTsv));
+        assert_eq!(
+            sniff(tsv).ok().map(|s| s.format),
+            Some(FeedFormat::GoogleTsv)
+        );
         let awin = b"aw_product_id;product_name;search_price\n";
         let s = sniff(awin).ok();
         assert_eq!(s.map(|s| s.format), Some(FeedFormat::AwinCsv));
         assert_eq!(s.and_then(|s| s.delimiter), Some(b';'));
         assert_eq!(delimiter(b"a|b|\"c,d,e\""), Some(b'|'));
         assert!(matches!(sniff(b"   \n"), Err(FeedError::Empty)));
-        assert!(matches!(sniff(b"\x1f\x8b\x08"), Err(FeedError::UnknownFormat(_))));
-        assert!(matches!(sniff(b"just words"), Err(FeedError::UnknownFormat(_))));
+        assert!(matches!(
+            sniff(b"\x1f\x8b\x08"),
+            Err(FeedError::UnknownFormat(_))
+        ));
+        assert!(matches!(
+            sniff(b"just words"),
+            Err(FeedError::UnknownFormat(_))
+        ));
     }
 }

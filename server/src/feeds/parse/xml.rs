@@ -46,10 +46,51 @@ struct Frame {
 struct Open {
     pos: RowPos,
     item: FeedItem,
-    stack: Vec<Frame>,
+    stack: Stack,
     text: String,
     /// Why the item is malformed (the first problem).
     bad: Option<String>,
+}
+
+/// Open elements; popped frames keep their name buffers for the next push.
+#[derive(Debug, Default)]
+struct Stack {
+    frames: Vec<Frame>,
+    depth: usize,
+}
+
+impl Stack {
+    fn push(&mut self, qname: &str, target: Option<Target>) {
+        match self.frames.get_mut(self.depth) {
+            Some(frame) => {
+                frame.qname.clear();
+                frame.qname.push_str(qname);
+                frame.target = target;
+            }
+            None => self.frames.push(Frame {
+                qname: qname.to_owned(),
+                target,
+            }),
+        }
+        self.depth += 1;
+    }
+
+    fn pop(&mut self) -> Option<&Frame> {
+        self.depth = self.depth.checked_sub(1)?;
+        self.frames.get(self.depth)
+    }
+
+    fn last(&self) -> Option<&Frame> {
+        self.depth.checked_sub(1).and_then(|d| self.frames.get(d))
+    }
+
+    fn is_empty(&self) -> bool {
+        self.depth == 0
+    }
+
+    fn len(&self) -> usize {
+        self.depth
+    }
 }
 
 /// Row source over an RSS or Atom feed.
@@ -64,6 +105,8 @@ pub struct XmlRows<R: BufRead> {
     last_error_at: Option<u64>,
     done: bool,
     stopped: Option<String>,
+    /// Buffers of the last item, reused by the next.
+    spare: (Stack, String),
 }
 
 impl<R: BufRead + Send> XmlRows<R> {
@@ -124,11 +167,21 @@ impl<R: BufRead + Send> XmlRows<R> {
             last_error_at: None,
             done: false,
             stopped: None,
+            spare: (Stack::default(), String::new()),
         })
     }
 
     fn finish(&mut self, open: Open) -> Parsed {
-        let Open { pos, item, bad, .. } = open;
+        let Open {
+            pos,
+            item,
+            bad,
+            mut stack,
+            mut text,
+        } = open;
+        stack.depth = 0;
+        text.clear();
+        self.spare = (stack, text);
         match bad {
             None => Parsed::Item(pos, item),
             Some(detail) => Parsed::Bad {
@@ -147,12 +200,16 @@ impl<R: BufRead + Send> XmlRows<R> {
             line: self.reader.get_ref().line(),
         };
         self.reader.get_mut().mark();
+        let (stack, text) = std::mem::take(&mut self.spare);
         let previous = self.open.replace(Open {
             pos,
+            stack,
+            text,
             ..Open::default()
         });
         previous.map(|mut p| {
-            p.bad.get_or_insert_with(|| "an item that is never closed".into());
+            p.bad
+                .get_or_insert_with(|| "an item that is never closed".into());
             self.finish(p)
         })
     }
@@ -230,10 +287,7 @@ impl<R: BufRead + Send> XmlRows<R> {
                                 None
                             };
                             open.text.clear();
-                            open.stack.push(Frame {
-                                qname: e.name().as_ref().to_owned(),
-                                target,
-                            });
+                            open.stack.push(e.name().as_ref(), target);
                         }
                     }
                 }
@@ -250,30 +304,46 @@ impl<R: BufRead + Send> XmlRows<R> {
                     let qname = e.name();
                     let qname = qname.as_ref();
                     let local = e.local_name();
-                    let is_item = !google && (local.as_ref() == "item" || local.as_ref() == "entry");
+                    let is_item =
+                        !google && (local.as_ref() == "item" || local.as_ref() == "entry");
                     let Some(open) = &mut self.open else {
                         self.outer_depth = self.outer_depth.saturating_sub(1);
                         continue;
                     };
                     if is_item && open.stack.is_empty() {
-                        let Some(open) = self.open.take() else { continue };
+                        let Some(open) = self.open.take() else {
+                            continue;
+                        };
                         return Some(self.finish(open));
                     }
                     if is_item {
-                        let unclosed = open.stack.last().map(|f| f.qname.clone()).unwrap_or_default();
-                        open.bad.get_or_insert_with(|| format!("<{unclosed}> is never closed"));
-                        let Some(open) = self.open.take() else { continue };
+                        let unclosed = open
+                            .stack
+                            .last()
+                            .map(|f| f.qname.clone())
+                            .unwrap_or_default();
+                        open.bad
+                            .get_or_insert_with(|| format!("<{unclosed}> is never closed"));
+                        let Some(open) = self.open.take() else {
+                            continue;
+                        };
                         return Some(self.finish(open));
                     }
-                    match open.stack.pop() {
-                        Some(frame) if frame.qname == qname => {
-                            if let Some(t) = frame.target {
+                    let popped = open.stack.pop().map(|f| (f.qname == qname, f.target));
+                    match popped {
+                        Some((true, target)) => {
+                            if let Some(t) = target {
                                 assign(open, t);
                             }
                         }
-                        Some(frame) => {
+                        Some((false, _)) => {
+                            let opened = open
+                                .stack
+                                .frames
+                                .get(open.stack.depth)
+                                .map(|f| f.qname.clone());
                             open.bad.get_or_insert_with(|| {
-                                format!("<{}> is closed by </{qname}>", frame.qname)
+                                format!("<{}> is closed by </{qname}>", opened.unwrap_or_default())
                             });
                         }
                         None => {
@@ -320,7 +390,8 @@ impl<R: BufRead + Send> XmlRows<R> {
                         ));
                     }
                     return self.open.take().map(|mut o| {
-                        o.bad.get_or_insert_with(|| "the feed ends inside this item".into());
+                        o.bad
+                            .get_or_insert_with(|| "the feed ends inside this item".into());
                         self.finish(o)
                     });
                 }
@@ -332,7 +403,7 @@ impl<R: BufRead + Send> XmlRows<R> {
 
 /// Whether text goes into a field now: inside a field element, directly under the item.
 fn reading(open: &Open) -> bool {
-    open.stack.len() == 1 && open.stack[0].target.is_some()
+    open.stack.len() == 1 && open.stack.last().is_some_and(|f| f.target.is_some())
 }
 
 /// The field an item child element fills.
@@ -366,11 +437,11 @@ fn assign(open: &mut Open, t: Target) {
 
 /// Atom's `<link rel="alternate" href="..."/>`.
 fn atom_link(open: &mut Open, e: &BytesStart<'_>) {
-    let rel = e
-        .try_get_attribute("rel")
-        .ok()
-        .flatten()
-        .and_then(|a| a.normalized_value(XmlVersion::Implicit1_0).ok().map(|v| v.into_owned()));
+    let rel = e.try_get_attribute("rel").ok().flatten().and_then(|a| {
+        a.normalized_value(XmlVersion::Implicit1_0)
+            .ok()
+            .map(|v| v.into_owned())
+    });
     if rel.as_deref().is_some_and(|r| r != "alternate") {
         return;
     }

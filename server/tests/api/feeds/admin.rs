@@ -42,7 +42,8 @@ async fn an_admin_starts_an_ingest_and_watches_it_finish() {
     ]
     .join("\n");
     std::fs::write(&path, feed).expect("write");
-    let body = json!({"source": path.to_str().expect("path"), "feed": "admin-feed", "images": false});
+    let body =
+        json!({"source": path.to_str().expect("path"), "feed": "admin-feed", "images": false});
     let wrong = app
         .client
         .post(app.url("/admin/ingests"))
@@ -71,7 +72,10 @@ async fn an_admin_starts_an_ingest_and_watches_it_finish() {
         .expect("request");
     assert_eq!(r.status(), 202);
     let started: Value = r.json().await.expect("json");
-    let status_url = started["status_url"].as_str().expect("status url").to_string();
+    let status_url = started["status_url"]
+        .as_str()
+        .expect("status url")
+        .to_string();
     let mut view = Value::Null;
     for _ in 0..100 {
         view = app
@@ -102,7 +106,9 @@ async fn an_admin_starts_an_ingest_and_watches_it_finish() {
         .send()
         .await
         .expect("request");
-    let id = missing.json::<Value>().await.expect("json")["id"].as_u64().expect("id");
+    let id = missing.json::<Value>().await.expect("json")["id"]
+        .as_u64()
+        .expect("id");
     let mut failed = Value::Null;
     for _ in 0..100 {
         failed = app
@@ -121,7 +127,12 @@ async fn an_admin_starts_an_ingest_and_watches_it_finish() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(failed["state"], "failed", "{failed}");
-    assert!(failed["error"].as_str().is_some_and(|e| e.contains("cannot read the feed")), "{failed}");
+    assert!(
+        failed["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("cannot read the feed")),
+        "{failed}"
+    );
     let list: Value = app
         .client
         .get(app.url("/admin/ingests"))
@@ -133,7 +144,11 @@ async fn an_admin_starts_an_ingest_and_watches_it_finish() {
         .await
         .expect("json");
     assert_eq!(list["ingests"].as_array().map(Vec::len), Some(2));
-    let stored = app.db.feed_garments("admin-feed", &["adm-1"]).await.expect("read");
+    let stored = app
+        .db
+        .feed_garments("admin-feed", &["adm-1"])
+        .await
+        .expect("read");
     assert_eq!(stored["adm-1"].garment.title, "Shirt adm-1");
     app.stop().await;
 }

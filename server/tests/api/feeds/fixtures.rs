@@ -59,7 +59,9 @@ pub(crate) fn row(id: &str, image: &str) -> Row {
 }
 
 fn xml_escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 /// One RSS `<item>`.
@@ -112,13 +114,20 @@ pub(crate) fn atom(rows: &[Row]) -> String {
     )
 }
 
-pub(crate) const TSV_HEADER: &str =
-    "id\ttitle\tprice\timage_link\tgoogle_product_category\tgender\tcolor\tsize\titem_group_id\tavailability";
+pub(crate) const TSV_HEADER: &str = "id\ttitle\tprice\timage_link\tgoogle_product_category\tgender\tcolor\tsize\titem_group_id\tavailability";
 
 /// One TSV line.
 pub(crate) fn tsv_line(r: &Row) -> String {
     [
-        &r.id, &r.title, &r.price, &r.image, &r.category, &r.gender, &r.color, &r.size, &r.group,
+        &r.id,
+        &r.title,
+        &r.price,
+        &r.image,
+        &r.category,
+        &r.gender,
+        &r.color,
+        &r.size,
+        &r.group,
         &r.availability,
     ]
     .map(|s| s.as_str())
@@ -148,10 +157,18 @@ pub(crate) fn awin_line(r: &Row, delimiter: char) -> String {
         currency.to_string(),
         r.image.clone(),
         r.color.clone(),
-        if r.availability == "in stock" { "1" } else { "0" }.to_string(),
+        if r.availability == "in stock" {
+            "1"
+        } else {
+            "0"
+        }
+        .to_string(),
         r.size.clone(),
         String::new(),
-        format!("Womens > {}", r.category.rsplit('>').next().unwrap_or("").trim()),
+        format!(
+            "Womens > {}",
+            r.category.rsplit('>').next().unwrap_or("").trim()
+        ),
     ];
     cells
         .iter()
@@ -169,9 +186,13 @@ pub(crate) fn awin_line(r: &Row, delimiter: char) -> String {
 /// A fresh migrated database.
 pub(crate) async fn database(backend: Backend) -> (Db, FreshDb) {
     let fresh = fresh_database(backend).await;
-    let db = Db::connect(&fresh.url.clone().into(), &PoolSettings::default(), Metrics::new())
-        .await
-        .expect("connect");
+    let db = Db::connect(
+        &fresh.url.clone().into(),
+        &PoolSettings::default(),
+        Metrics::new(),
+    )
+    .await
+    .expect("connect");
     db.migrate().await.expect("migrate");
     (db, fresh)
 }
@@ -208,6 +229,7 @@ pub(crate) fn options(feed: &str) -> IngestOptions {
 }
 
 /// A loopback server of images, with ETags, and paths that fail in known ways.
+#[cfg_attr(not(feature = "opencv"), allow(dead_code))]
 #[derive(Debug, Clone, Default)]
 pub(crate) struct ImageServer {
     images: Arc<Mutex<HashMap<String, Vec<u8>>>>,
@@ -216,14 +238,20 @@ pub(crate) struct ImageServer {
     flaky: Arc<AtomicU64>,
 }
 
+#[cfg_attr(not(feature = "opencv"), allow(dead_code))]
 impl ImageServer {
     pub(crate) fn put(&self, name: &str, bytes: Vec<u8>) {
-        self.images.lock().expect("lock").insert(name.to_string(), bytes);
+        self.images
+            .lock()
+            .expect("lock")
+            .insert(name.to_string(), bytes);
     }
 
     /// Serves on a loopback port; returns the base URL.
     pub(crate) async fn start(&self) -> String {
-        let app = Router::new().route("/img/{name}", get(serve)).with_state(self.clone());
+        let app = Router::new()
+            .route("/img/{name}", get(serve))
+            .with_state(self.clone());
         let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
             .await
             .expect("bind");
@@ -235,6 +263,7 @@ impl ImageServer {
     }
 }
 
+#[cfg_attr(not(feature = "opencv"), allow(dead_code))]
 async fn serve(
     State(server): State<ImageServer>,
     Path(name): Path<String>,
@@ -250,19 +279,29 @@ async fn serve(
     match name.as_str() {
         "missing.png" => return answer(StatusCode::NOT_FOUND, "text/plain", b"no".to_vec()),
         "page.png" => return answer(StatusCode::OK, "text/html", b"<html></html>".to_vec()),
-        "corrupt.png" => return answer(StatusCode::OK, "image/png", b"\x89PNG not really".to_vec()),
+        "corrupt.png" => {
+            return answer(StatusCode::OK, "image/png", b"\x89PNG not really".to_vec());
+        }
         "huge.png" => return answer(StatusCode::OK, "image/png", vec![0u8; 600 * 1024]),
         "flaky.png" if server.flaky.fetch_add(1, Ordering::Relaxed) == 0 => {
             return answer(StatusCode::SERVICE_UNAVAILABLE, "text/plain", Vec::new());
         }
         _ => {}
     }
-    let key = if name == "flaky.png" { "flaky-src.png".to_string() } else { name };
+    let key = if name == "flaky.png" {
+        "flaky-src.png".to_string()
+    } else {
+        name
+    };
     let Some(bytes) = server.images.lock().expect("lock").get(&key).cloned() else {
         return answer(StatusCode::NOT_FOUND, "text/plain", Vec::new());
     };
     let etag = format!("\"{}\"", bytes.len());
-    if headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) == Some(etag.as_str()) {
+    if headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        == Some(etag.as_str())
+    {
         return Response::builder()
             .status(StatusCode::NOT_MODIFIED)
             .body(Body::empty())

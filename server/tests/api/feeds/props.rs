@@ -27,7 +27,9 @@ fn items(parsed: &[Parsed]) -> Vec<FeedItem> {
 
 /// Text that needs escaping or quoting in every format, without edge whitespace.
 fn text() -> impl Strategy<Value = String> {
-    "[a-zA-Z0-9 &<>\"';,|éü€-]{1,30}".prop_map(|s| s.trim().to_string()).prop_filter("non-empty", |s| !s.is_empty())
+    "[a-zA-Z0-9 &<>\"';,|éü€-]{1,30}"
+        .prop_map(|s| s.trim().to_string())
+        .prop_filter("non-empty", |s| !s.is_empty())
 }
 
 #[derive(Debug, Clone)]
@@ -53,22 +55,35 @@ fn products() -> impl Strategy<Value = Vec<Product>> {
 }
 
 fn delimited(products: &[Product], delimiter: u8, awin: bool) -> Vec<u8> {
-    let mut w = csv::WriterBuilder::new().delimiter(delimiter).from_writer(Vec::new());
+    let mut w = csv::WriterBuilder::new()
+        .delimiter(delimiter)
+        .from_writer(Vec::new());
     let header: [&str; 5] = if awin {
-        ["aw_product_id", "product_name", "search_price", "merchant_image_url", "colour"]
+        [
+            "aw_product_id",
+            "product_name",
+            "search_price",
+            "merchant_image_url",
+            "colour",
+        ]
     } else {
         ["id", "title", "price", "image_link", "color"]
     };
     w.write_record(header).expect("header");
     for p in products {
         let image = format!("http://i.example/{}.png", p.id);
-        w.write_record([&p.id, &p.title, &p.price, &image, &p.color]).expect("row");
+        w.write_record([&p.id, &p.title, &p.price, &image, &p.color])
+            .expect("row");
     }
     w.into_inner().expect("flush")
 }
 
 fn xml(products: &[Product]) -> Vec<u8> {
-    let esc = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+    let esc = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+    };
     let mut s = String::from("<rss xmlns:g=\"http://base.google.com/ns/1.0\"><channel>\n");
     for p in products {
         s.push_str(&format!(
@@ -139,7 +154,7 @@ proptest! {
         if zero_decimal {
             prop_assert!(parsed.is_ok());
         } else {
-            let parsed = parsed.map_err(|e| TestCaseError::fail(e))?;
+            let parsed = parsed.map_err(TestCaseError::fail)?;
             prop_assert_eq!(parsed.minor, cents);
             prop_assert_eq!(parsed.currency, cur);
         }

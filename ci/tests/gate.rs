@@ -1,0 +1,244 @@
+//! The gate is believed only once it has been seen to fail a defective build
+//! for the right reason: each test runs the real `release-gate` binary against
+//! a real `outfit-server` candidate (healthy or with an injected defect) and
+//! checks the verdict and the reason it names.
+
+use std::{
+    path::{Path, PathBuf},
+    process::Command,
+    sync::OnceLock,
+};
+
+use serde_json::Value;
+
+/// The workspace's target folder for this profile (where the other binaries are).
+fn bin_dir() -> PathBuf {
+    let gate = PathBuf::from(env!("CARGO_BIN_EXE_release-gate"));
+    gate.parent().expect("binary folder").to_path_buf()
+}
+
+/// Builds `outfit-server` and `loadbot` once if this test run lacks them.
+fn binaries() -> &'static (PathBuf, PathBuf) {
+    static BINS: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
+    BINS.get_or_init(|| {
+        let dir = bin_dir();
+        let server = dir.join("outfit-server");
+        let loadbot = dir.join("loadbot");
+        if !server.is_file() || !loadbot.is_file() {
+            let release = dir.ends_with("release");
+            let mut cargo = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+            cargo.args(["build", "-p", "outfit-server", "-p", "loadbot"]);
+            if release {
+                cargo.arg("--release");
+            }
+            let status = cargo.status().expect("running cargo build");
+            assert!(
+                status.success(),
+                "building outfit-server and loadbot failed"
+            );
+        }
+        (server, loadbot)
+    })
+}
+
+struct Verdict {
+    code: i32,
+    stdout: String,
+    report: Value,
+    _dir: tempfile::TempDir,
+}
+
+impl Verdict {
+    fn failed_checks(&self) -> Vec<String> {
+        self.report["checks"]
+            .as_array()
+            .expect("checks")
+            .iter()
+            .filter(|c| c["status"] != "passed")
+            .map(|c| {
+                format!(
+                    "{} / {} / {}",
+                    c["scenario"].as_str().unwrap_or(""),
+                    c["name"].as_str().unwrap_or(""),
+                    c["detail"].as_str().unwrap_or("")
+                )
+            })
+            .collect()
+    }
+}
+
+/// Load runs share two cores: one gate at a time, so they judge the candidate, not each other.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn gate(candidate_args: &str, extra: &[&str]) -> Verdict {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let (server, loadbot) = binaries();
+    let dir = tempfile::tempdir().expect("report folder");
+    let scenarios = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+    let candidate = format!("'{}' serve {candidate_args}", server.display());
+    let out = Command::new(env!("CARGO_BIN_EXE_release-gate"))
+        .args(["--suite", "ci", "--candidate", &candidate])
+        .arg("--loadbot-bin")
+        .arg(loadbot)
+        .arg("--scenarios-dir")
+        .arg(&scenarios)
+        .arg("--report-dir")
+        .arg(dir.path())
+        .arg("--keep-dir")
+        .arg(dir.path().join("kept"))
+        .args(extra)
+        .output()
+        .expect("running release-gate");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let report: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("gate.json")).expect("gate.json written"),
+    )
+    .expect("gate.json is JSON");
+    for file in ["junit.xml", "summary.md"] {
+        assert!(dir.path().join(file).is_file(), "{file} missing");
+    }
+    Verdict {
+        code: out.status.code().unwrap_or(-1),
+        stdout,
+        report,
+        _dir: dir,
+    }
+}
+
+#[test]
+fn a_healthy_candidate_passes_the_ci_suite() {
+    let v = gate("", &[]);
+    assert_eq!(v.code, 0, "{}\n{:?}", v.stdout, v.failed_checks());
+    assert_eq!(v.report["passed"], true);
+    assert!(v.stdout.contains("PASSED"));
+    // the passing build is kept for rollback, with its command and verdict
+    let kept = v._dir.path().join("kept");
+    assert!(kept.join("outfit-server").is_file());
+    let command = std::fs::read_to_string(kept.join("command.txt")).expect("command.txt");
+    assert!(command.contains("outfit-server serve"), "{command}");
+    assert!(kept.join("gate.json").is_file());
+}
+
+#[test]
+fn the_taste_model_on_in_production_fails_the_config_check() {
+    let v = gate(
+        "",
+        &[
+            "--only",
+            "production-config",
+            "--candidate-env",
+            "APP_FEATURES__TASTE_MODEL=true",
+        ],
+    );
+    assert_eq!(v.code, 1, "{}", v.stdout);
+    let failed = v.failed_checks();
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert!(failed[0].contains("taste_model off"), "{failed:?}");
+    assert!(
+        v.stdout
+            .contains("feature_enabled{name=\"taste_model\"} = 1"),
+        "{}",
+        v.stdout
+    );
+}
+
+#[test]
+fn a_slowed_onboarding_step_fails_the_checklist_naming_the_step() {
+    let v = gate(
+        "--chaos-fault slow-query:ms=1200,route=/v1/users/me/profile",
+        &["--only", "onboarding-checklist"],
+    );
+    assert_eq!(v.code, 1, "{}", v.stdout);
+    let failed = v.failed_checks();
+    assert!(
+        failed
+            .iter()
+            .any(|f| f.contains("onboarding profile") && f.contains("bound 1000 ms")),
+        "{failed:?}"
+    );
+    // the other steps were not slowed, and the gate says so
+    assert!(
+        !failed.iter().any(|f| f.contains("/ register /")),
+        "{failed:?}"
+    );
+}
+
+#[test]
+fn a_hung_route_fails_the_checklist_with_no_answer() {
+    let v = gate(
+        "--chaos-fault hang:route=/v1/outfits",
+        &["--only", "onboarding-checklist"],
+    );
+    assert_eq!(v.code, 1, "{}", v.stdout);
+    let failed = v.failed_checks();
+    assert!(
+        failed
+            .iter()
+            .any(|f| f.contains("outfits") && f.contains("/v1/outfits") && f.contains("timed out")),
+        "{failed:?}"
+    );
+}
+
+#[test]
+fn a_three_byte_leak_per_request_fails_on_the_memory_trend() {
+    let leak = only_failure_of(
+        "--chaos-fault leak-memory:bytes=3",
+        "memory growth per request",
+        "connections back",
+    );
+    assert!(
+        leak.contains("LEAK") && leak.contains("live allocations grow"),
+        "{leak}"
+    );
+}
+
+#[test]
+fn a_forgotten_connection_fails_naming_the_route_that_took_it() {
+    let leak = only_failure_of(
+        "--chaos-fault leak-connection:every=1000,route=/v1/outfits",
+        "connections back and matching",
+        "memory growth",
+    );
+    assert!(
+        leak.contains("chaos leak-connection on /v1/outfits"),
+        "{leak}"
+    );
+}
+
+/// Runs the spike step on a defective candidate; returns the failure of the
+/// detector `expected`, and checks the other detector (`not`) did not fire.
+fn only_failure_of(candidate_args: &str, expected: &str, not: &str) -> String {
+    let v = gate(candidate_args, &["--only", "ci-spike"]);
+    assert_eq!(v.code, 1, "{}", v.stdout);
+    let failed = v.failed_checks();
+    assert!(!failed.iter().any(|f| f.contains(not)), "{failed:?}");
+    failed
+        .into_iter()
+        .find(|f| f.contains(expected))
+        .unwrap_or_else(|| panic!("{expected} did not fail: {}", v.stdout))
+}
+
+#[test]
+fn explain_prints_the_phases_in_words_and_rejects_a_bad_file() {
+    let scenarios = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+    let out = Command::new(env!("CARGO_BIN_EXE_release-gate"))
+        .arg("explain")
+        .arg(scenarios.join("appstore-spike.toml"))
+        .output()
+        .expect("explain");
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("plateau for 15m"), "{text}");
+    assert!(text.contains("rising to"), "{text}");
+    let dir = tempfile::tempdir().expect("dir");
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "name = \"x\"\nclient_timeout = \"5s\"\nphasez = []\n").expect("write");
+    let out = Command::new(env!("CARGO_BIN_EXE_release-gate"))
+        .arg("explain")
+        .arg(&bad)
+        .output()
+        .expect("explain");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad.toml") && err.contains("phasez"), "{err}");
+}
