@@ -43,66 +43,22 @@ pub struct GarmentPage {
 impl Db {
     /// Inserts or updates garments of `feed` keyed by their external id, in
     /// batched transactions. Re-running with the same rows changes nothing.
-    #[tracing::instrument(skip_all, fields(feed, rows = rows.len()))]
+    /// (Garments without a product page or description, e.g. the synthetic catalog.)
     pub async fn upsert_garments(
         &self,
         feed: &str,
         rows: &[(String, Garment)],
     ) -> Result<u64, StoreError> {
-        let sql = match self.backend {
-            Backend::Sqlite | Backend::Postgres => self.q(
-                "INSERT INTO garments (feed, external_id, title, brand, slot, gender, sizes, colors, \
-                 pattern, styles, price_cents, currency, available, image_url, updated_at) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
-                 ON CONFLICT (feed, external_id) DO UPDATE SET title = excluded.title, \
-                 brand = excluded.brand, slot = excluded.slot, gender = excluded.gender, \
-                 sizes = excluded.sizes, colors = excluded.colors, pattern = excluded.pattern, \
-                 styles = excluded.styles, price_cents = excluded.price_cents, \
-                 currency = excluded.currency, available = excluded.available, \
-                 image_url = excluded.image_url, updated_at = excluded.updated_at",
-            ),
-            Backend::MySql => self.q(
-                "INSERT INTO garments (feed, external_id, title, brand, slot, gender, sizes, colors, \
-                 pattern, styles, price_cents, currency, available, image_url, updated_at) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
-                 ON DUPLICATE KEY UPDATE title = VALUES(title), brand = VALUES(brand), \
-                 slot = VALUES(slot), gender = VALUES(gender), sizes = VALUES(sizes), \
-                 colors = VALUES(colors), pattern = VALUES(pattern), styles = VALUES(styles), \
-                 price_cents = VALUES(price_cents), currency = VALUES(currency), \
-                 available = VALUES(available), image_url = VALUES(image_url), \
-                 updated_at = VALUES(updated_at)",
-            ),
-        };
-        let now = now_ms();
-        let mut written = 0;
-        for batch in rows.chunks(UPSERT_BATCH) {
-            let mut conn = self.acquire(site!()).await?;
-            let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-            for (external_id, g) in batch {
-                let colors: Vec<[f32; 3]> = g.colors.iter().map(|c| [c.l, c.a, c.b]).collect();
-                sqlx::query(&sql)
-                    .bind(feed)
-                    .bind(external_id.as_str())
-                    .bind(g.title.as_str())
-                    .bind(g.brand.as_str())
-                    .bind(g.slot.as_str())
-                    .bind(g.gender.as_str())
-                    .bind(json(&g.sizes)?)
-                    .bind(json(&colors)?)
-                    .bind(g.pattern.as_str())
-                    .bind(i64::from(g.styles))
-                    .bind(g.price_cents)
-                    .bind(g.currency.as_str())
-                    .bind(i64::from(g.available))
-                    .bind(g.image_url.as_str())
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
-                written += 1;
-            }
-            tx.commit().await?;
-        }
-        Ok(written)
+        let rows: Vec<FeedGarment> = rows
+            .iter()
+            .map(|(external_id, garment)| FeedGarment {
+                external_id: external_id.clone(),
+                garment: garment.clone(),
+                product_url: String::new(),
+                description: String::new(),
+            })
+            .collect();
+        self.upsert_feed_garments(feed, &rows).await
     }
 
     /// One garment by id.
