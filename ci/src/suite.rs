@@ -70,6 +70,12 @@ pub(crate) fn steps(suite: &str) -> Option<Vec<Step>> {
                 users: 2_000,
                 duration: "10m",
             },
+            Step::Load {
+                name: "soak-leaks",
+                file: "soak-leaks.toml",
+                users: 150,
+                duration: "10m30s",
+            },
         ]),
         _ => None,
     }
