@@ -1,43 +1,33 @@
 //! Checks on the candidate itself: production configuration, capacity arithmetic.
 
-use std::collections::BTreeMap;
-
 use anyhow::Context;
+use chaos::metrics::Series;
 
 use crate::verdict::Check;
 
 const SCENARIO: &str = "production-config";
 
-/// `/metrics` as a map from `name{labels}` to value.
-pub(crate) async fn scrape(base: &str) -> anyhow::Result<BTreeMap<String, f64>> {
+/// `/metrics`, parsed by the leak detectors' own parser.
+pub(crate) async fn scrape(base: &str) -> anyhow::Result<Vec<Series>> {
     let text = reqwest::get(format!("{base}/metrics"))
         .await
         .context("scraping /metrics")?
         .text()
         .await?;
-    Ok(parse_metrics(&text))
+    Ok(chaos::metrics::parse(&text))
 }
 
-pub(crate) fn parse_metrics(text: &str) -> BTreeMap<String, f64> {
-    text.lines()
-        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
-        .filter_map(|l| {
-            let (key, value) = l.rsplit_once(' ')?;
-            Some((key.to_string(), value.parse().ok()?))
-        })
-        .collect()
+/// The value of the first series called `name`.
+pub(crate) fn value(metrics: &[Series], name: &str) -> Option<f64> {
+    metrics.iter().find(|s| s.name == name).map(|s| s.value)
 }
 
 /// Experimental features and chaos hooks must be off in what ships.
-pub(crate) fn features_off(metrics: &BTreeMap<String, f64>) -> Vec<Check> {
+pub(crate) fn features_off(metrics: &[Series]) -> Vec<Check> {
     let flags: Vec<(&str, f64)> = metrics
         .iter()
-        .filter_map(|(k, v)| {
-            let name = k
-                .strip_prefix("feature_enabled{name=\"")?
-                .strip_suffix("\"}")?;
-            Some((name, *v))
-        })
+        .filter(|s| s.name == "feature_enabled")
+        .filter_map(|s| Some((s.label("name")?, s.value)))
         .collect();
     if flags.is_empty() {
         return vec![Check::fail(
@@ -136,7 +126,7 @@ mod tests {
 
     #[test]
     fn a_feature_left_on_fails_naming_it() {
-        let m = parse_metrics(
+        let m = chaos::metrics::parse(
             "# TYPE feature_enabled gauge\nfeature_enabled{name=\"chaos\"} 0\nfeature_enabled{name=\"taste_model\"} 1\n",
         );
         let checks = features_off(&m);

@@ -315,7 +315,7 @@ async fn production_config(candidate: &Candidate, cx: &Context<'_>) -> Vec<Check
     };
     found.push(checks::capacity(
         cx.instances,
-        metrics.get("db_pool_max_connections").copied(),
+        checks::value(&metrics, "db_pool_max_connections"),
         limits,
     ));
     found

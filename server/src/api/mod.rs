@@ -118,20 +118,18 @@ pub fn app(state: AppState) -> Router {
 
 /// Counts every answer by route and status, and times it.
 async fn record_request(State(metrics): State<Arc<Metrics>>, req: Request, next: Next) -> Response {
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| "unmatched".to_owned());
+    // `MatchedPath` is a shared string: cloning it allocates nothing
+    let matched = req.extensions().get::<MatchedPath>().cloned();
+    let route = matched.as_ref().map_or("unmatched", MatchedPath::as_str);
     let started = Instant::now();
     let response = next.run(req).await;
     metrics
         .http_duration
-        .with_label_values(&[&route])
+        .with_label_values(&[route])
         .observe(started.elapsed().as_secs_f64());
     metrics
         .http_requests
-        .with_label_values(&[&route, response.status().as_str()])
+        .with_label_values(&[route, response.status().as_str()])
         .inc();
     if let Some(crate::overload::Shed(reason)) = response.extensions().get() {
         metrics

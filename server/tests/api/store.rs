@@ -2,7 +2,6 @@
 
 use outfit_server::{
     config::PoolSettings,
-    domain::Slot,
     engine,
     store::{Db, FeedbackAction, GarmentFilter, NewFeedback},
     telemetry::Metrics,
@@ -94,7 +93,6 @@ async fn an_upsert_updates_changed_fields(backend: Backend) {
         .await
         .expect("page");
     assert!(slot_page.items.iter().all(|g| g.slot == all[2].slot));
-    let _ = Slot::ALL;
     db.close().await;
 }
 
