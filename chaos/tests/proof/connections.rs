@@ -41,6 +41,22 @@ async fn a_connection_leaked_once_per_n_requests_is_caught_and_its_route_named()
     assert!(c.summary.contains(SITE));
 }
 
+/// With a leak threshold far beyond the run no site is ever reported, so only
+/// the return-to-zero check can catch the leak: this proves it does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leak_no_site_reports_is_caught_because_connections_never_come_back() {
+    let opts = ServerOptions {
+        env: vec![("APP_POOL__LEAK_THRESHOLD_MS".into(), "600000".into())],
+        ..leaking()
+    };
+    let (report, _) = watch_server(opts, LOAD, REQUESTS, None).await;
+    let c = &report.connections;
+    assert!(c.held_too_long.is_empty(), "{}", c.summary);
+    assert_eq!(c.status, Status::Fail, "{}", c.summary);
+    assert!(c.settled_after_s.is_none(), "{}", c.summary);
+    assert!(c.in_use_at_end.is_some_and(|n| n >= 1.0), "{}", c.summary);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_healthy_server_gives_its_connections_back() {
     let (report, _) = watch_server(healthy(), LOAD, REQUESTS, None).await;

@@ -101,6 +101,10 @@ fn a_browser_pages_and_opens_garments() {
             .all(|s| matches!(s, Stage::Page | Stage::Detail)),
         "{stages:?}"
     );
+    assert!(
+        stages.contains(&Stage::Detail),
+        "never opened a garment: {stages:?}"
+    );
 }
 
 #[test]

@@ -116,7 +116,11 @@ async fn a_users_outfits_lean_toward_what_users_with_the_same_likes_liked(backen
         metric_value(&text, "taste_model_users").unwrap_or(0.0) >= 10.0,
         "{text}"
     );
-    assert!(metric_value(&text, "taste_model_fit_seconds").is_some());
+    // registered at 0 when the flag is on: only a real fit makes it positive
+    assert!(
+        metric_value(&text, "taste_model_fit_seconds").is_some_and(|s| s > 0.0),
+        "{text}"
+    );
     assert_eq!(
         metric_value(&text, "feature_enabled{name=\"taste_model\"}"),
         Some(1.0)
