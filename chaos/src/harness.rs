@@ -136,21 +136,25 @@ impl ServerProcess {
             path: bin.clone(),
             source,
         })?;
-        let stdout = child.stdout.take();
-        let line = async {
-            let mut lines = BufReader::new(stdout?).lines();
-            for _ in 0..100 {
-                let line = lines.next_line().await.ok()??;
+        let Some(stdout) = child.stdout.take() else {
+            return Err(HarnessError::NotReady(READY_WITHIN, String::new()));
+        };
+        let mut lines = BufReader::new(stdout).lines();
+        // ends at the ready line, or at end of output when the server exits early
+        let ready = async {
+            while let Ok(Some(line)) = lines.next_line().await {
                 if let Some(url) = line.strip_prefix("listening on ") {
                     return Some(url.trim().to_string());
                 }
             }
             None
         };
-        let url = tokio::time::timeout(READY_WITHIN, line)
+        let url = tokio::time::timeout(READY_WITHIN, ready)
             .await
             .ok()
             .flatten();
+        // keep reading stdout so the server never writes into a closed pipe
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         let mut server = ServerProcess {
             child,
             base_url: String::new(),

@@ -211,11 +211,6 @@ impl Watch {
         })
     }
 
-    /// The judges' view of the samples so far.
-    pub fn report(&self) -> Report {
-        Report::judge(&self.samples(), self.window(), &self.budgets)
-    }
-
     /// After load: waits until connections and tasks are back (or `max` passes);
     /// true when they are.
     pub async fn wait_settled(&self, max: Duration) -> bool {
