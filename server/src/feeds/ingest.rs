@@ -282,9 +282,15 @@ impl Run<'_> {
         };
         let mut writes = Vec::new();
         for (group, outcome) in groups.iter().zip(outcomes) {
+            let image_failed = matches!(outcome, Outcome::Failed(..));
             let analysis = self.account(group, outcome);
-            let fresh = to_feed_garment(group, analysis.as_ref());
+            let mut fresh = to_feed_garment(group, analysis.as_ref());
             let old = stored.get(&group.first.key);
+            // a failed download says nothing new about the picture: keep what was analysed
+            if image_failed && let Some(old) = old {
+                fresh.garment.colors = old.garment.colors.clone();
+                fresh.garment.pattern = old.garment.pattern;
+            }
             if group.continues
                 && let Some(old) = old
             {

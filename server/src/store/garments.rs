@@ -42,7 +42,8 @@ pub struct GarmentPage {
 
 impl Db {
     /// Inserts or updates garments of `feed` keyed by their external id, in
-    /// batched transactions. Re-running with the same rows changes nothing.
+    /// batched transactions. Re-running with the same rows leaves the garments
+    /// as they were (only `updated_at` moves).
     /// (Garments without a product page or description, e.g. the synthetic catalog.)
     pub async fn upsert_garments(
         &self,

@@ -213,6 +213,17 @@ async fn an_ingest_analyses_served_images_reports_broken_ones_and_caches_the_res
         "unchanged images are not downloaded again (304)"
     );
     assert_eq!(db.all_garments().await.expect("read"), garments);
+    // a picture that cannot be fetched this time keeps what was analysed before
+    let gone = text.replacen(
+        &format!("{base}/solid-red.png"),
+        &format!("{base}/missing.png"),
+        1,
+    );
+    let third = ingest_text(&db, &dir, "img.tsv", &gone, &opts).await;
+    assert_eq!(third.images.failed, 5 + 1, "{}", third.summary());
+    let kept = &db.feed_garments("img", &["ok0"]).await.expect("read")["ok0"].garment;
+    assert_eq!(kept.pattern, Pattern::Solid, "{kept:?}");
+    assert!(ciede2000(kept.main_color(), lab(RED)) < 10.0, "{kept:?}");
 }
 
 #[tokio::test]
