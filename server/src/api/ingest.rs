@@ -35,6 +35,13 @@ pub(super) struct Jobs {
     jobs: Mutex<VecDeque<Arc<Job>>>,
 }
 
+impl Jobs {
+    /// The job list; a panic elsewhere cannot leave it inconsistent.
+    fn list(&self) -> std::sync::MutexGuard<'_, VecDeque<Arc<Job>>> {
+        self.jobs.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
 #[derive(Debug)]
 struct Job {
     id: u64,
@@ -136,10 +143,7 @@ pub(super) async fn start(
     opts.images &= new.images.unwrap_or(true);
     opts.prune = new.prune.unwrap_or(true);
     let job = {
-        let mut list = jobs
-            .jobs
-            .lock()
-            .map_err(|_| AppError::Internal(anyhow::anyhow!("ingest job list poisoned")))?;
+        let mut list = jobs.list();
         if list.iter().any(|j| j.feed == opts.feed && j.running()) {
             return Err(AppError::conflict(
                 "ingest_running",
@@ -167,17 +171,21 @@ pub(super) async fn start(
     let db = state.db.clone();
     let task_job = job.clone();
     tokio::spawn(async move {
-        let result = feeds::ingest(&db, &task_job.source, &opts, task_job.progress.clone()).await;
-        let outcome = result.map_err(|e| format!("{:#}", anyhow::Error::from(e)));
+        let source = task_job.source.clone();
+        let progress = task_job.progress.clone();
+        // its own task, so a panic ends this job as failed instead of "running" forever
+        let run = tokio::spawn(async move { feeds::ingest(&db, &source, &opts, progress).await });
+        let outcome = match run.await {
+            Ok(result) => result.map_err(|e| format!("{:#}", anyhow::Error::from(e))),
+            Err(e) => Err(format!("the ingest stopped unexpectedly: {e}")),
+        };
         match &outcome {
             Ok(r) => {
                 tracing::info!(feed = %r.feed, rows = r.rows, rejected = r.rejected, "ingest finished")
             }
             Err(e) => tracing::warn!(error = %e, "ingest failed"),
         }
-        if let Ok(mut slot) = task_job.outcome.lock() {
-            *slot = Some(outcome);
-        }
+        *task_job.outcome.lock().unwrap_or_else(|p| p.into_inner()) = Some(outcome);
     });
     Ok((
         StatusCode::ACCEPTED,
@@ -194,10 +202,7 @@ pub(super) async fn show(
     Extension(jobs): Extension<Arc<Jobs>>,
     AppPath(id): AppPath<u64>,
 ) -> Result<AppJson<JobView>, AppError> {
-    let list = jobs
-        .jobs
-        .lock()
-        .map_err(|_| AppError::Internal(anyhow::anyhow!("ingest job list poisoned")))?;
+    let list = jobs.list();
     list.iter()
         .find(|j| j.id == id)
         .map(|j| AppJson(j.view(true)))
@@ -214,10 +219,7 @@ pub(super) async fn list(
     _admin: Admin,
     Extension(jobs): Extension<Arc<Jobs>>,
 ) -> Result<AppJson<JobList>, AppError> {
-    let list = jobs
-        .jobs
-        .lock()
-        .map_err(|_| AppError::Internal(anyhow::anyhow!("ingest job list poisoned")))?;
+    let list = jobs.list();
     Ok(AppJson(JobList {
         ingests: list.iter().map(|j| j.view(false)).collect(),
     }))
