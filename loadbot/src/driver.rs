@@ -86,12 +86,8 @@ pub(crate) async fn run(engine: Arc<Engine>, r: &GooseRun<'_>) -> anyhow::Result
     let watcher = {
         let engine = Arc::clone(&engine);
         tokio::spawn(async move {
-            loop {
-                if engine.is_stopped() {
-                    goose::trigger_killswitch("the scenario's shape has ended");
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
+            engine.stopped().await;
+            goose::trigger_killswitch("the scenario's shape has ended");
         })
     };
     let result = attack.execute().await;
