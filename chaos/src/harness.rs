@@ -100,29 +100,74 @@ impl Default for ServerOptions {
     }
 }
 
-/// A running `outfit-server`; killed when dropped, stopped gently by [`ServerProcess::stop`].
+/// A running `outfit-server`; killed when dropped, stopped gently by
+/// [`ServerProcess::stop`], crashed on purpose by [`ServerProcess::kill9`] and
+/// brought back on the same address and database by [`ServerProcess::start_again`].
 #[derive(Debug)]
 pub struct ServerProcess {
     child: Child,
     /// `http://127.0.0.1:PORT`
     pub base_url: String,
     dir: tempfile::TempDir,
+    opts: ServerOptions,
+    database_url: String,
 }
 
 const READY_WITHIN: Duration = Duration::from_secs(60);
 
 impl ServerProcess {
     pub async fn spawn(opts: &ServerOptions) -> Result<ServerProcess, HarnessError> {
-        let bin = server_binary()?;
         let dir = tempfile::tempdir().map_err(HarnessError::TempDir)?;
         let db = opts
             .database_url
             .clone()
             .unwrap_or_else(|| format!("sqlite://{}", dir.path().join("outfits.db").display()));
-        let log =
-            std::fs::File::create(dir.path().join("server.log")).map_err(HarnessError::TempDir)?;
+        let (child, url) = Self::launch(opts, &db, dir.path(), "127.0.0.1:0").await?;
+        Ok(ServerProcess {
+            child,
+            base_url: url,
+            dir,
+            opts: opts.clone(),
+            database_url: db,
+        })
+    }
+
+    /// Kills the server with SIGKILL (no shutdown, no drain: a crash) and waits for it.
+    pub async fn kill9(&mut self) {
+        let _ = self.child.kill().await;
+    }
+
+    /// Starts the server again (after [`ServerProcess::kill9`] or an exit) on
+    /// the same address and database; returns the time until it was ready.
+    pub async fn start_again(&mut self) -> Result<Duration, HarnessError> {
+        let started = Instant::now();
+        let _ = self.child.kill().await;
+        let listen = self
+            .base_url
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_string();
+        let (child, url) =
+            Self::launch(&self.opts, &self.database_url, self.dir.path(), &listen).await?;
+        self.child = child;
+        self.base_url = url;
+        Ok(started.elapsed())
+    }
+
+    async fn launch(
+        opts: &ServerOptions,
+        db: &str,
+        dir: &Path,
+        listen: &str,
+    ) -> Result<(Child, String), HarnessError> {
+        let bin = server_binary()?;
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("server.log"))
+            .map_err(HarnessError::TempDir)?;
         let mut cmd = Command::new(&bin);
-        cmd.args(["serve", "--listen", "127.0.0.1:0", "--database-url", &db])
+        cmd.args(["serve", "--listen", listen, "--database-url", db])
             .args(["--seed-garments", &opts.seed_garments.to_string()])
             .envs(opts.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
@@ -155,19 +200,11 @@ impl ServerProcess {
             .flatten();
         // keep reading stdout so the server never writes into a closed pipe
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        let mut server = ServerProcess {
-            child,
-            base_url: String::new(),
-            dir,
-        };
         match url {
-            Some(url) => {
-                server.base_url = url;
-                Ok(server)
-            }
+            Some(url) => Ok((child, url)),
             None => {
-                let _ = server.child.kill().await;
-                Err(HarnessError::NotReady(READY_WITHIN, server.log_tail()))
+                let _ = child.kill().await;
+                Err(HarnessError::NotReady(READY_WITHIN, log_tail(dir)))
             }
         }
     }
@@ -178,9 +215,7 @@ impl ServerProcess {
 
     /// The last lines of the server's log (stderr).
     pub fn log_tail(&self) -> String {
-        let text = std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(20)..].join("\n")
+        log_tail(self.dir.path())
     }
 
     /// SIGTERM, then up to 10 s for a clean exit, then SIGKILL.
@@ -198,6 +233,12 @@ impl ServerProcess {
             let _ = self.child.kill().await;
         }
     }
+}
+
+fn log_tail(dir: &Path) -> String {
+    let text = std::fs::read_to_string(dir.join("server.log")).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(20)..].join("\n")
 }
 
 /// A bounded load: `concurrency` workers cycling through `routes` until

@@ -20,6 +20,7 @@
 //! src/proxy/api.rs     Toxiproxy-compatible HTTP API (axum)
 //! src/metrics.rs       Prometheus text -> Sample
 //! src/dbview.rs        pg_stat_activity / PROCESSLIST views
+//! src/dbserver.rs      private PostgreSQL/MariaDB servers to stop, kill -9 and restart
 //! src/stats.rs         Theil-Sen, block bootstrap CI, Mann-Kendall (+ tests in stats/)
 //! src/detect/          memory, connections, tasks judges and the Report
 //! src/watch.rs         the sampler: Watch::start, mark load, finish -> Report
@@ -29,6 +30,7 @@
 //! examples/false_alarms.rs  benchmark: false alarms on a healthy server, smallest leak caught
 //! ```
 
+pub mod dbserver;
 pub mod dbview;
 pub mod detect;
 pub mod harness;

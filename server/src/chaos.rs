@@ -4,8 +4,13 @@
 //! with an admin token, `GET|POST|DELETE /admin/chaos/faults` changes them at
 //! run time. Spec names are a contract with the gate and its tests:
 //!
-//! - `leak-connection:every=N[,route=R]`: every Nth request on R takes a pool
-//!   connection and never gives it back (the forgotten close);
+//! - `leak-connection:every=N[,route=R][,detach=true]`: every Nth request on R
+//!   takes a pool connection and never gives it back (the forgotten close); with
+//!   `detach=true` the connection leaves the pool first, so the pool opens a new
+//!   one in its place and the database, not the pool, runs out (MySQL's error
+//!   1040 "Too many connections", the original outage);
+//! - `leak-task:every=N[,route=R]`: every Nth request on R spawns a task that
+//!   never ends (a forgotten background job);
 //! - `leak-memory:bytes=B[,route=R]`: every request on R leaks B bytes;
 //! - `hang:route=R[,every=N]`: accept and never answer;
 //! - `slow-query:ms=M[,route=R]`: every request on R holds a connection M ms first;
@@ -37,11 +42,32 @@ use crate::store::{Db, TrackedConn};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum FaultSpec {
-    LeakConnection { every: u64, route: Option<String> },
-    LeakMemory { bytes: usize, route: Option<String> },
-    Hang { route: String, every: u64 },
-    SlowQuery { ms: u64, route: Option<String> },
-    Panic { route: String, every: u64 },
+    LeakConnection {
+        every: u64,
+        route: Option<String>,
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        detach: bool,
+    },
+    LeakTask {
+        every: u64,
+        route: Option<String>,
+    },
+    LeakMemory {
+        bytes: usize,
+        route: Option<String>,
+    },
+    Hang {
+        route: String,
+        every: u64,
+    },
+    SlowQuery {
+        ms: u64,
+        route: Option<String>,
+    },
+    Panic {
+        route: String,
+        every: u64,
+    },
     ExhaustPool,
 }
 
@@ -75,14 +101,15 @@ impl FaultSpec {
             params.push((k, v));
         }
         let allowed: &[&str] = match kind {
-            "leak-connection" => &["every", "route"],
+            "leak-connection" => &["every", "route", "detach"],
+            "leak-task" => &["every", "route"],
             "leak-memory" => &["bytes", "route"],
             "hang" | "panic" => &["route", "every"],
             "slow-query" => &["ms", "route"],
             "exhaust-pool" => &[],
             other => {
                 return Err(err(format!(
-                    "unknown fault {other:?} (leak-connection, leak-memory, hang, slow-query, panic, exhaust-pool)"
+                    "unknown fault {other:?} (leak-connection, leak-memory, leak-task, hang, slow-query, panic, exhaust-pool)"
                 )));
             }
         };
@@ -116,6 +143,15 @@ impl FaultSpec {
             "leak-connection" => FaultSpec::LeakConnection {
                 every: required("every", number("every", 1)?)?,
                 route: route(false)?,
+                detach: match get("detach") {
+                    None | Some("false") => false,
+                    Some("true") => true,
+                    Some(v) => return Err(err(format!("detach={v:?} must be true or false"))),
+                },
+            },
+            "leak-task" => FaultSpec::LeakTask {
+                every: required("every", number("every", 1)?)?,
+                route: route(false)?,
             },
             "leak-memory" => {
                 let bytes = required("bytes", number("bytes", 1)?)?;
@@ -146,6 +182,7 @@ impl FaultSpec {
     fn route(&self) -> Option<&str> {
         match self {
             FaultSpec::LeakConnection { route, .. }
+            | FaultSpec::LeakTask { route, .. }
             | FaultSpec::LeakMemory { route, .. }
             | FaultSpec::SlowQuery { route, .. } => route.as_deref(),
             FaultSpec::Hang { route, .. } | FaultSpec::Panic { route, .. } => Some(route),
@@ -162,8 +199,19 @@ impl fmt::Display for FaultSpec {
                 .unwrap_or_default()
         };
         match self {
-            FaultSpec::LeakConnection { every, route: r } => {
-                write!(f, "leak-connection:every={every}{}", route(r))
+            FaultSpec::LeakConnection {
+                every,
+                route: r,
+                detach,
+            } => {
+                write!(f, "leak-connection:every={every}{}", route(r))?;
+                if *detach {
+                    write!(f, ",detach=true")?;
+                }
+                Ok(())
+            }
+            FaultSpec::LeakTask { every, route: r } => {
+                write!(f, "leak-task:every={every}{}", route(r))
             }
             FaultSpec::LeakMemory { bytes, route: r } => {
                 write!(f, "leak-memory:bytes={bytes}{}", route(r))
@@ -315,11 +363,22 @@ pub async fn inner(State(chaos): State<Arc<Chaos>>, req: Request, next: Next) ->
     let route = route_of(&req);
     for (fault, n) in chaos.matching(&route, false) {
         match &fault.spec {
-            FaultSpec::LeakConnection { every, .. } if n % every == 0 => {
+            FaultSpec::LeakConnection { every, detach, .. } if n % every == 0 => {
                 if let Ok(conn) = chaos.db.acquire(fault.site).await {
-                    // the forgotten close: the pool never sees this one again
-                    std::mem::forget(conn);
+                    if *detach {
+                        // out of the pool's books, still open on the database
+                        let (raw, hold) = conn.detach();
+                        std::mem::forget(raw);
+                        std::mem::forget(hold);
+                    } else {
+                        // the forgotten close: the pool never sees this one again
+                        std::mem::forget(conn);
+                    }
                 }
+            }
+            FaultSpec::LeakTask { every, .. } if n % every == 0 => {
+                // a background job nobody awaits or cancels
+                tokio::spawn(std::future::pending::<()>());
             }
             FaultSpec::LeakMemory { bytes, .. } => {
                 let leaked: &'static mut [u8] = Box::leak(vec![0xA5u8; *bytes].into_boxed_slice());
@@ -349,6 +408,8 @@ mod tests {
         for spec in [
             "leak-connection:every=10000,route=/v1/outfits",
             "leak-connection:every=3",
+            "leak-connection:every=50,route=/v1/outfits,detach=true",
+            "leak-task:every=7,route=/v1/outfits",
             "leak-memory:bytes=3",
             "leak-memory:bytes=64,route=/v1/outfits",
             "hang:route=/v1/outfits,every=1",
@@ -381,6 +442,8 @@ mod tests {
             ("leak-connection:every", "not key=value"),
             ("slow-query:ms=1,ms=2", "given twice"),
             ("leak-memory:bytes=99999999", "above"),
+            ("leak-connection:every=5,detach=yes", "true or false"),
+            ("leak-task", "needs every=N"),
         ] {
             let err = FaultSpec::parse(spec).expect_err(spec).to_string();
             assert!(err.contains(expected), "{spec}: {err}");

@@ -34,6 +34,9 @@ pub struct ConnectionFinding {
     /// The database's count of the server's sessions at the end.
     pub database_at_end: Option<u64>,
     pub idle_in_transaction_at_end: Option<u64>,
+    /// Connections the database refused during the watch because it was full
+    /// (MySQL's `Connection_errors_max_connections`, error 1040).
+    pub refused_too_many: u64,
 }
 
 /// Nothing in use, and (with a database view) the database agreeing with the pool
@@ -79,6 +82,15 @@ pub fn judge(samples: &[Sample], window: Option<LoadWindow>, b: &Budgets) -> Con
         (Some(a), Some(z)) => z - a,
         _ => 0.0,
     };
+    let refused_too_many = match (
+        samples
+            .iter()
+            .find_map(|s| s.db.as_ref()?.connection_errors_max_connections),
+        last.and_then(|l| l.db.as_ref()?.connection_errors_max_connections),
+    ) {
+        (Some(a), Some(z)) => z.saturating_sub(a),
+        _ => 0,
+    };
     let mut f = ConnectionFinding {
         status: Status::Pass,
         summary: String::new(),
@@ -89,6 +101,7 @@ pub fn judge(samples: &[Sample], window: Option<LoadWindow>, b: &Budgets) -> Con
         pool_at_end: last.and_then(|l| Some(l.pool_in_use? + l.pool_idle?)),
         database_at_end: last.and_then(|l| l.db.as_ref().map(|d| d.server_connections)),
         idle_in_transaction_at_end: last.and_then(|l| l.db.as_ref().map(|d| d.idle_in_transaction)),
+        refused_too_many,
     };
     let site_text = if f.held_too_long.is_empty() {
         "no connection held past the leak threshold".to_string()
@@ -116,11 +129,19 @@ pub fn judge(samples: &[Sample], window: Option<LoadWindow>, b: &Budgets) -> Con
         }
         t
     };
-    let timeouts = if acquire_timeouts > 0.0 {
+    let mut timeouts = if acquire_timeouts > 0.0 {
         format!("; {acquire_timeouts:.0} acquire timeouts")
     } else {
         String::new()
     };
+    if refused_too_many > 0 {
+        let max = last
+            .and_then(|l| l.db.as_ref()?.max_connections)
+            .map_or(String::new(), |m| format!(" (max_connections {m})"));
+        timeouts.push_str(&format!(
+            "; the database refused {refused_too_many} connections: Too many connections{max}"
+        ));
+    }
     if last.and_then(|l| l.pool_in_use).is_none() {
         f.status = if f.held_too_long.is_empty() {
             Status::Inconclusive
@@ -168,7 +189,7 @@ pub fn judge(samples: &[Sample], window: Option<LoadWindow>, b: &Budgets) -> Con
             format!("still not settled {observed:.1} s after load stopped: {end_text}")
         }
     };
-    if !f.held_too_long.is_empty() {
+    if !f.held_too_long.is_empty() || f.refused_too_many > 0 {
         f.status = Status::Fail;
     }
     let lead = if f.status == Status::Fail {

@@ -169,6 +169,52 @@ fn the_database_must_agree_with_the_pool() {
 }
 
 #[test]
+fn a_database_that_refused_connections_fails_even_when_the_pool_looks_fine() {
+    let mut s = run(0.0, 10.0, 5);
+    let n = s.len();
+    for (i, sample) in s.iter_mut().enumerate() {
+        // the pool settles and agrees with the database, but connections were refused
+        let refused = if i > n / 2 { 12 } else { 2 };
+        let used = sample.pool_in_use.unwrap_or(0.0) + sample.pool_idle.unwrap_or(0.0);
+        sample.db = Some(DbSample {
+            backend: "mysql".into(),
+            server_connections: used as u64,
+            connection_errors_max_connections: Some(refused),
+            max_connections: Some(40),
+            ..DbSample::default()
+        });
+    }
+    let r = Report::judge(&s, None, &Budgets::default());
+    assert_eq!(
+        r.connections.status,
+        Status::Fail,
+        "{}",
+        r.connections.summary
+    );
+    assert_eq!(r.connections.refused_too_many, 10);
+    assert!(
+        r.connections
+            .summary
+            .contains("refused 10 connections: Too many connections (max_connections 40)"),
+        "{}",
+        r.connections.summary
+    );
+    // and without refusals the same samples pass
+    for sample in &mut s {
+        if let Some(db) = sample.db.as_mut() {
+            db.connection_errors_max_connections = Some(2);
+        }
+    }
+    let r = Report::judge(&s, None, &Budgets::default());
+    assert_eq!(
+        r.connections.status,
+        Status::Pass,
+        "{}",
+        r.connections.summary
+    );
+}
+
+#[test]
 fn tasks_that_never_end_fail_and_a_short_watch_is_inconclusive() {
     let mut s = run(0.0, 10.0, 6);
     for sample in &mut s {

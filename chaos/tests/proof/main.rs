@@ -7,4 +7,6 @@ mod api;
 mod connections;
 mod helpers;
 mod memory;
+mod process;
+mod tasks;
 mod toxics;

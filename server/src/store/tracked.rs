@@ -8,6 +8,7 @@
 
 use std::{
     collections::HashMap,
+    fmt,
     ops::{Deref, DerefMut},
     sync::{
         Arc, Mutex, Weak,
@@ -150,6 +151,13 @@ pub struct TrackedConn {
 impl TrackedConn {
     pub(crate) fn new(conn: PoolConnection<Any>, hold: HoldGuard) -> TrackedConn {
         TrackedConn { conn, _hold: hold }
+    }
+
+    /// Takes the connection out of the pool, which opens a new one in its place
+    /// when it needs one; the returned hold keeps the site on record until dropped.
+    pub fn detach(self) -> (AnyConnection, impl Sized + fmt::Debug) {
+        let TrackedConn { conn, _hold } = self;
+        (conn.detach(), _hold)
     }
 }
 
