@@ -12,3 +12,5 @@ export SPIKEPROOF_TEST_MYSQL_URL="${SPIKEPROOF_TEST_MYSQL_URL:-mysql://root@127.
 cargo test --workspace --all-targets --locked "$@"
 # doc tests are not part of --all-targets
 cargo test --workspace --doc --locked
+# the HTTP contract: schemathesis against a live server from its /openapi.json
+scripts/schemathesis.sh

@@ -38,6 +38,8 @@ pub struct Settings {
     /// Bearer token of the admin routes; without one they do not exist.
     pub admin_token: Option<SecretString>,
     pub chaos: ChaosSettings,
+    /// Per-user limits on writes (`429` with `Retry-After` past them).
+    pub rate_limit: RateLimitSettings,
 }
 
 impl Default for Settings {
@@ -57,6 +59,33 @@ impl Default for Settings {
             shutdown_grace_s: 10,
             admin_token: None,
             chaos: ChaosSettings::default(),
+            rate_limit: RateLimitSettings::default(),
+        }
+    }
+}
+
+/// Per-user write limits: a token bucket per user in a table of fixed size.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimitSettings {
+    pub enabled: bool,
+    /// Writes a user may make at once after a pause.
+    pub burst: u32,
+    /// Sustained writes per user per minute (the bucket's refill rate).
+    pub writes_per_minute: u32,
+    /// Users whose buckets are kept; the table is allocated once at this size.
+    pub tracked_users: usize,
+}
+
+impl Default for RateLimitSettings {
+    fn default() -> Self {
+        // an app user writes a profile and a few likes per visit; the CI spike's
+        // busiest journey makes at most 5 writes in about two seconds
+        RateLimitSettings {
+            enabled: true,
+            burst: 30,
+            writes_per_minute: 120,
+            tracked_users: 65_536,
         }
     }
 }
@@ -314,6 +343,18 @@ impl Settings {
             return bad("http.body_limit_bytes", "must be at least 1".into());
         }
         self.taste.validate()?;
+        if self.rate_limit.burst == 0 {
+            return bad("rate_limit.burst", "must be at least 1".into());
+        }
+        if self.rate_limit.writes_per_minute == 0 {
+            return bad("rate_limit.writes_per_minute", "must be at least 1".into());
+        }
+        if !(64..=16_777_216).contains(&self.rate_limit.tracked_users) {
+            return bad(
+                "rate_limit.tracked_users",
+                "must be in 64..=16777216".into(),
+            );
+        }
         if self.http.max_connections == 0 {
             return bad("http.max_connections", "must be at least 1".into());
         }
@@ -405,6 +446,18 @@ mod tests {
             err.contains("chaos.faults[1]") && err.contains("leak-disk"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_bad_rate_limit_setting_is_named() {
+        let mut s = Settings::default();
+        s.rate_limit.writes_per_minute = 0;
+        let err = s.validate().expect_err("must fail").to_string();
+        assert!(err.contains("rate_limit.writes_per_minute"), "{err}");
+        s.rate_limit.writes_per_minute = 60;
+        s.rate_limit.tracked_users = 10;
+        let err = s.validate().expect_err("must fail").to_string();
+        assert!(err.contains("rate_limit.tracked_users"), "{err}");
     }
 
     #[test]

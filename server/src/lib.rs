@@ -14,6 +14,8 @@
 //! - [`store`]: sqlx repositories and migrations (SQLite, PostgreSQL);
 //! - [`api`]: axum routes, errors, extractors;
 //! - [`overload`]: admission control, load shedding, deadlines;
+//! - [`ratelimit`]: per-user write limits in a table of fixed size;
+//! - [`openapi`]: the OpenAPI 3.1 document served at `/openapi.json`;
 //! - [`taste`]: the "similar taste" model (feature flag `taste_model`, off by default);
 //! - [`chaos`]: fault hooks (leaks, hangs, slowness), inert unless started with them;
 //! - [`telemetry`]: tracing and Prometheus metrics;
@@ -29,7 +31,9 @@ pub mod config;
 pub mod domain;
 pub mod engine;
 pub mod feeds;
+pub mod openapi;
 pub mod overload;
+pub mod ratelimit;
 pub mod serve;
 pub mod startup;
 pub mod store;

@@ -60,6 +60,8 @@ pub struct Metrics {
     pub outfits_generated: IntCounter,
     pub feature_enabled: IntGaugeVec,
     pub catalog_garments: IntGauge,
+    pub rate_limited: IntCounterVec,
+    pub rate_limit_tracked: IntGauge,
 }
 
 impl Metrics {
@@ -139,6 +141,19 @@ impl Metrics {
             .expect("valid metric"),
             catalog_garments: IntGauge::new("catalog_garments", "Garments in the engine's catalog")
                 .expect("valid metric"),
+            rate_limited: IntCounterVec::new(
+                Opts::new(
+                    "http_rate_limited_total",
+                    "Writes answered 429 because the user's write budget was spent",
+                ),
+                &["route"],
+            )
+            .expect("valid metric"),
+            rate_limit_tracked: IntGauge::new(
+                "rate_limit_tracked_users",
+                "Users with a write bucket in the fixed-size rate limit table",
+            )
+            .expect("valid metric"),
             registry,
         };
         m.register_all();
@@ -163,6 +178,8 @@ impl Metrics {
             Box::new(self.outfits_generated.clone()),
             Box::new(self.feature_enabled.clone()),
             Box::new(self.catalog_garments.clone()),
+            Box::new(self.rate_limited.clone()),
+            Box::new(self.rate_limit_tracked.clone()),
         ];
         for c in collectors {
             self.registry.register(c).expect("metric names are unique");
@@ -211,10 +228,16 @@ impl Metrics {
         let mut text = String::from_utf8(out).unwrap_or_default();
         // a labelled family with no series yet is omitted by the encoder; name
         // it anyway so a scraper can tell "zero so far" from "not exported"
-        for family in [(
-            "db_pool_held_too_long_total",
-            "Connections held past the leak threshold, by the code site that took them",
-        )] {
+        for family in [
+            (
+                "db_pool_held_too_long_total",
+                "Connections held past the leak threshold, by the code site that took them",
+            ),
+            (
+                "http_rate_limited_total",
+                "Writes answered 429 because the user's write budget was spent",
+            ),
+        ] {
             if !text.contains(&format!("# TYPE {} ", family.0)) {
                 text.push_str(&format!(
                     "# HELP {} {}\n# TYPE {} counter\n",

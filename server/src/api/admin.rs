@@ -8,7 +8,7 @@ use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 
-use super::{AppError, AppJson, AppPath, AppState};
+use super::{AppError, AppJson, AppPath, AppState, ErrorBody};
 use crate::chaos::{FaultSpec, FaultView};
 
 /// A request carrying the admin token.
@@ -43,8 +43,11 @@ impl FromRequestParts<AppState> for Admin {
     }
 }
 
-#[derive(Debug, Serialize)]
+/// The active faults.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(super) struct FaultList {
+    /// Each with its id and spec.
+    #[schema(value_type = Vec<Object>)]
     faults: Vec<FaultView>,
 }
 
@@ -53,6 +56,16 @@ fn chaos(state: &AppState) -> Result<&std::sync::Arc<crate::chaos::Chaos>, AppEr
 }
 
 /// Active faults.
+#[utoipa::path(
+    get,
+    path = "/admin/chaos/faults",
+    tag = "admin",
+    security(("admin_token" = [])),
+    responses(
+        (status = 200, description = "The active faults", body = FaultList),
+        (status = 401, description = "Missing or wrong admin token", body = ErrorBody),
+    ),
+)]
 pub(super) async fn list(
     State(state): State<AppState>,
     _admin: Admin,
@@ -62,20 +75,38 @@ pub(super) async fn list(
     }))
 }
 
-#[derive(Debug, Deserialize)]
+/// A fault to activate.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct NewFault {
     /// The same spec as `--chaos-fault`, e.g. `leak-memory:bytes=3`.
     spec: String,
 }
 
-#[derive(Debug, Serialize)]
+/// An activated fault.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = FaultAdded)]
 pub(super) struct Added {
     id: u64,
     spec: String,
 }
 
 /// Activates a fault.
+#[utoipa::path(
+    post,
+    path = "/admin/chaos/faults",
+    tag = "admin",
+    security(("admin_token" = [])),
+    request_body = NewFault,
+    responses(
+        (status = 201, description = "Active", body = Added),
+        (status = 400, description = "The body is not JSON", body = ErrorBody),
+        (status = 401, description = "Missing or wrong admin token", body = ErrorBody),
+        (status = 413, description = "The body is larger than the limit", body = ErrorBody),
+        (status = 415, description = "The body is not `application/json`", body = ErrorBody),
+        (status = 422, description = "Not a fault spec", body = ErrorBody),
+    ),
+)]
 pub(super) async fn add(
     State(state): State<AppState>,
     _admin: Admin,
@@ -94,12 +125,24 @@ pub(super) async fn add(
     ))
 }
 
-#[derive(Debug, Serialize)]
+/// How many faults were removed.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = FaultsRemoved)]
 pub(super) struct Removed {
     removed: usize,
 }
 
 /// Removes every fault.
+#[utoipa::path(
+    delete,
+    path = "/admin/chaos/faults",
+    tag = "admin",
+    security(("admin_token" = [])),
+    responses(
+        (status = 200, description = "Removed", body = Removed),
+        (status = 401, description = "Missing or wrong admin token", body = ErrorBody),
+    ),
+)]
 pub(super) async fn clear(
     State(state): State<AppState>,
     _admin: Admin,
@@ -110,6 +153,19 @@ pub(super) async fn clear(
 }
 
 /// Removes one fault.
+#[utoipa::path(
+    delete,
+    path = "/admin/chaos/faults/{id}",
+    tag = "admin",
+    security(("admin_token" = [])),
+    params(("id" = u64, Path, description = "The fault's id")),
+    responses(
+        (status = 200, description = "Removed", body = Removed),
+        (status = 400, description = "The id is not a number", body = ErrorBody),
+        (status = 401, description = "Missing or wrong admin token", body = ErrorBody),
+        (status = 404, description = "No such fault", body = ErrorBody),
+    ),
+)]
 pub(super) async fn remove(
     State(state): State<AppState>,
     _admin: Admin,

@@ -10,6 +10,7 @@ use axum::{
     http::StatusCode,
     response::{IntoResponse, Response},
 };
+use serde::Serialize;
 use serde_json::json;
 
 use crate::{
@@ -33,6 +34,9 @@ pub enum AppError {
     Unauthorized,
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// The user's write budget is spent; retry after this many seconds.
+    #[error("too many writes; retry in {retry_after_s} s")]
+    RateLimited { retry_after_s: u64 },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -65,6 +69,27 @@ impl AppError {
     }
 }
 
+/// The JSON of every error answer.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = Error)]
+pub struct ErrorBody {
+    /// A stable, machine-readable code such as `invalid_query` or `unauthorized`.
+    pub error: String,
+    /// A sentence the app can show.
+    pub message: String,
+}
+
+/// The JSON of answers that come with `Retry-After` (`503` overload, `429` rate limit).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RetryLater {
+    /// `overloaded`, `deadline_exceeded`, `unavailable` (503) or `rate_limited` (429).
+    pub error: String,
+    /// A sentence the app can show.
+    pub message: String,
+    /// The same number of seconds as the `Retry-After` header.
+    pub retry_after_s: u64,
+}
+
 fn body(status: StatusCode, code: &str, message: &str) -> Response {
     (status, Json(json!({ "error": code, "message": message }))).into_response()
 }
@@ -87,6 +112,22 @@ impl IntoResponse for AppError {
                 "not_found",
                 &format!("{what} not found"),
             ),
+            AppError::RateLimited { retry_after_s } => {
+                let mut r = (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    Json(json!({
+                        "error": "rate_limited",
+                        "message": "You are doing that too often. Please wait a moment and try again.",
+                        "retry_after_s": retry_after_s,
+                    })),
+                )
+                    .into_response();
+                r.headers_mut().insert(
+                    axum::http::header::RETRY_AFTER,
+                    axum::http::HeaderValue::from(retry_after_s),
+                );
+                r
+            }
             AppError::Store(StoreError::PoolTimeout) => {
                 tracing::warn!("no database connection within the acquire timeout");
                 overloaded_response(ShedReason::PoolTimeout, DB_RETRY_AFTER_S)
@@ -97,11 +138,15 @@ impl IntoResponse for AppError {
             }
             AppError::Store(e @ StoreError::Unavailable(_)) => {
                 tracing::error!(error = ?anyhow::Error::from(e), "database unavailable");
-                let mut r = body(
+                let mut r = (
                     StatusCode::SERVICE_UNAVAILABLE,
-                    "unavailable",
-                    "The service is temporarily unavailable. Please try again shortly.",
-                );
+                    Json(json!({
+                        "error": "unavailable",
+                        "message": "The service is temporarily unavailable. Please try again shortly.",
+                        "retry_after_s": DB_RETRY_AFTER_S,
+                    })),
+                )
+                    .into_response();
                 r.headers_mut().insert(
                     axum::http::header::RETRY_AFTER,
                     axum::http::HeaderValue::from(DB_RETRY_AFTER_S),

@@ -3,14 +3,15 @@
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
 
-use super::{AppError, AppJson, AppPath, AppQuery, AppState};
+use super::{AppError, AppJson, AppPath, AppQuery, AppState, ErrorBody};
 use crate::{
     domain::{ColorName, Garment, Gender, Pattern, Slot, Style, styles_of},
     store::GarmentFilter,
 };
 
 /// A garment as the app sees it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = Garment)]
 pub(crate) struct GarmentView {
     id: i64,
     title: String,
@@ -26,13 +27,19 @@ pub(crate) struct GarmentView {
     image_url: String,
 }
 
-#[derive(Debug, Serialize)]
+/// One of a garment's colours.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = GarmentColor)]
 struct ColorView {
+    /// The nearest named colour.
     name: ColorName,
+    /// CIELAB coordinates: L, a, b.
     lab: [f32; 3],
 }
 
-#[derive(Debug, Serialize)]
+/// A price in minor units of a currency.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = GarmentPrice)]
 struct PriceView {
     amount_cents: i64,
     currency: String,
@@ -68,6 +75,17 @@ impl From<&Garment> for GarmentView {
 }
 
 /// One garment.
+#[utoipa::path(
+    get,
+    path = "/v1/garments/{id}",
+    tag = "garments",
+    params(("id" = i64, Path, description = "The garment's id")),
+    responses(
+        (status = 200, description = "The garment", body = GarmentView),
+        (status = 400, description = "The id is not an integer", body = ErrorBody),
+        (status = 404, description = "No such garment", body = ErrorBody),
+    ),
+)]
 #[tracing::instrument(skip_all, fields(id))]
 pub(super) async fn get(
     State(state): State<AppState>,
@@ -81,24 +99,42 @@ pub(super) async fn get(
     Ok(AppJson(GarmentView::from(&garment)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ListQuery {
+    /// Only garments for this slot.
     slot: Option<Slot>,
+    /// Only garments cut for this gender.
     gender: Option<Gender>,
+    /// Only (un)available garments.
     available: Option<bool>,
     /// `next_cursor` of the previous page.
     cursor: Option<i64>,
+    /// Page size, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
 }
 
-#[derive(Debug, Serialize)]
+/// A page of garments.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = GarmentPage)]
 pub(super) struct ListResponse {
     items: Vec<GarmentView>,
     next_cursor: Option<i64>,
 }
 
 /// Garments in id order, paged by cursor.
+#[utoipa::path(
+    get,
+    path = "/v1/garments",
+    tag = "garments",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "One page; `next_cursor` is null on the last", body = ListResponse),
+        (status = 400, description = "A query parameter is not valid", body = ErrorBody),
+    ),
+)]
 #[tracing::instrument(skip_all)]
 pub(super) async fn list(
     State(state): State<AppState>,

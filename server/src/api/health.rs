@@ -8,26 +8,62 @@ use axum::{
     http::{StatusCode, header},
     response::{IntoResponse, Response},
 };
-use serde_json::json;
+use serde::Serialize;
 
-use super::AppState;
+use super::{AppState, ErrorBody};
 
 /// How long `/readyz` waits for the database.
 const READY_DB_TIMEOUT: Duration = Duration::from_millis(500);
 /// A shed within this window makes the instance report not ready.
 const READY_SHED_WINDOW: Duration = Duration::from_secs(1);
 
+/// `/healthz`'s answer.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(super) struct Alive {
+    /// Always `ok`.
+    status: &'static str,
+}
+
+/// `/readyz`'s answer when ready.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(super) struct Ready {
+    /// Always `ready`.
+    status: &'static str,
+    /// The store's backend: `sqlite`, `postgres` or `mysql`.
+    database: &'static str,
+    /// Garments in the engine's catalog.
+    garments: usize,
+}
+
 /// The process is alive (it answers).
-pub(super) async fn alive() -> Json<serde_json::Value> {
-    Json(json!({ "status": "ok" }))
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "operations",
+    responses((status = 200, description = "The process answers", body = Alive)),
+)]
+pub(super) async fn alive() -> Json<Alive> {
+    Json(Alive { status: "ok" })
 }
 
 /// The instance can serve: the database answers and nothing was shed just now.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "operations",
+    responses(
+        (status = 200, description = "Ready to serve", body = Ready),
+        (status = 503, description = "Not ready (`not_ready`): shedding, or the database does not answer", body = ErrorBody),
+    ),
+)]
 pub(super) async fn ready(State(state): State<AppState>) -> Response {
     let not_ready = |reason: &str| {
         (
             StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({ "error": "not_ready", "message": reason })),
+            Json(ErrorBody {
+                error: "not_ready".into(),
+                message: reason.into(),
+            }),
         )
             .into_response()
     };
@@ -35,11 +71,11 @@ pub(super) async fn ready(State(state): State<AppState>) -> Response {
         return not_ready("shedding load");
     }
     match tokio::time::timeout(READY_DB_TIMEOUT, state.db.ping()).await {
-        Ok(Ok(())) => Json(json!({
-            "status": "ready",
-            "database": state.db.backend().name(),
-            "garments": state.catalog.get().len(),
-        }))
+        Ok(Ok(())) => Json(Ready {
+            status: "ready",
+            database: state.db.backend().name(),
+            garments: state.catalog.get().len(),
+        })
         .into_response(),
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "readiness: database check failed");
@@ -50,6 +86,12 @@ pub(super) async fn ready(State(state): State<AppState>) -> Response {
 }
 
 /// Prometheus text format.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    responses((status = 200, description = "Prometheus text exposition format 0.0.4", body = String, content_type = "text/plain")),
+)]
 pub(super) async fn metrics(State(state): State<AppState>) -> Response {
     state.db.sample_pool_metrics();
     (

@@ -12,20 +12,21 @@ use std::{
     },
 };
 
-use axum::{Extension, Router, extract::State, http::StatusCode, routing::get};
+use axum::{Extension, extract::State, http::StatusCode};
 use serde::{Deserialize, Serialize};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::{AppError, AppJson, AppPath, AppState, admin::Admin};
+use super::{AppError, AppJson, AppPath, AppState, ErrorBody, admin::Admin};
 use crate::feeds::{self, FeedFormat, IngestOptions, IngestReport, Progress, report::ProgressView};
 
 /// Finished ingests kept for `GET`.
 const KEPT: usize = 16;
 
 /// The routes, with their own job list.
-pub(super) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/admin/ingests", get(list).post(start))
-        .route("/admin/ingests/{id}", get(show))
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, start))
+        .routes(routes!(show))
         .layer(Extension(Arc::new(Jobs::default())))
 }
 
@@ -51,22 +52,29 @@ struct Job {
     outcome: Mutex<Option<Result<IngestReport, String>>>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = IngestState)]
 enum JobState {
     Running,
     Finished,
     Failed,
 }
 
-#[derive(Debug, Serialize)]
+/// An ingest and how far it got.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = Ingest)]
 pub(super) struct JobView {
     id: u64,
     feed: String,
     source: String,
     state: JobState,
+    /// Rows read, written and rejected so far.
+    #[schema(value_type = Object)]
     progress: ProgressView,
+    /// The final report, once finished (only from `GET /admin/ingests/{id}`).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     report: Option<IngestReport>,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
@@ -96,12 +104,15 @@ impl Job {
     }
 }
 
-#[derive(Debug, Deserialize)]
+/// An ingest to start.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct NewIngest {
     /// A path on the server, a `file://` or an `http(s)://` URL.
     source: String,
+    /// The feed's name; one ingest per feed runs at a time.
     feed: String,
+    /// `auto` (default), `google-xml`, `google-tsv` or `awin-csv`.
     format: Option<String>,
     /// Fetch and analyse images (default: when the build can).
     images: Option<bool>,
@@ -109,13 +120,31 @@ pub(super) struct NewIngest {
     prune: Option<bool>,
 }
 
-#[derive(Debug, Serialize)]
+/// A started ingest.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = IngestStarted)]
 pub(super) struct Started {
     id: u64,
     status_url: String,
 }
 
 /// Starts an ingest.
+#[utoipa::path(
+    post,
+    path = "/admin/ingests",
+    tag = "admin",
+    security(("admin_token" = [])),
+    request_body = NewIngest,
+    responses(
+        (status = 202, description = "Started; poll `status_url`", body = Started),
+        (status = 400, description = "The body is not JSON", body = ErrorBody),
+        (status = 401, description = "Missing or wrong admin token", body = ErrorBody),
+        (status = 409, description = "An ingest of this feed is running", body = ErrorBody),
+        (status = 413, description = "The body is larger than the limit", body = ErrorBody),
+        (status = 415, description = "The body is not `application/json`", body = ErrorBody),
+        (status = 422, description = "The request is not valid", body = ErrorBody),
+    ),
+)]
 #[tracing::instrument(skip_all, fields(feed = %new.feed))]
 pub(super) async fn start(
     State(state): State<AppState>,
@@ -197,6 +226,19 @@ pub(super) async fn start(
 }
 
 /// One ingest, with its report once done.
+#[utoipa::path(
+    get,
+    path = "/admin/ingests/{id}",
+    tag = "admin",
+    security(("admin_token" = [])),
+    params(("id" = u64, Path, description = "The ingest's id")),
+    responses(
+        (status = 200, description = "The ingest", body = JobView),
+        (status = 400, description = "The id is not a number", body = ErrorBody),
+        (status = 401, description = "Missing or wrong admin token", body = ErrorBody),
+        (status = 404, description = "No such ingest (only the latest are kept)", body = ErrorBody),
+    ),
+)]
 pub(super) async fn show(
     _admin: Admin,
     Extension(jobs): Extension<Arc<Jobs>>,
@@ -209,12 +251,24 @@ pub(super) async fn show(
         .ok_or(AppError::NotFound("ingest"))
 }
 
-#[derive(Debug, Serialize)]
+/// Recent ingests.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = IngestList)]
 pub(super) struct JobList {
     ingests: Vec<JobView>,
 }
 
 /// Recent ingests, without their reports.
+#[utoipa::path(
+    get,
+    path = "/admin/ingests",
+    tag = "admin",
+    security(("admin_token" = [])),
+    responses(
+        (status = 200, description = "Recent ingests", body = JobList),
+        (status = 401, description = "Missing or wrong admin token", body = ErrorBody),
+    ),
+)]
 pub(super) async fn list(
     _admin: Admin,
     Extension(jobs): Extension<Arc<Jobs>>,

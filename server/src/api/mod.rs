@@ -12,20 +12,26 @@ mod users;
 use std::{sync::Arc, time::Instant};
 
 use axum::{
-    Router,
+    Extension, Router,
     extract::{DefaultBodyLimit, FromRequest, FromRequestParts, MatchedPath, Request, State},
-    http::{StatusCode, header, request::Parts},
+    http::{Method, StatusCode, header, request::Parts},
     middleware::{self, Next},
     response::{IntoResponse, Response},
-    routing::{get, post, put},
 };
 use sha2::{Digest, Sha256};
 use tower_http::{catch_panic::CatchPanicLayer, trace::TraceLayer};
+use utoipa::OpenApi;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-pub use error::AppError;
+pub use error::{AppError, ErrorBody, RetryLater};
 
 use crate::{
-    catalog::CatalogHandle, chaos::Chaos, config::Settings, overload::Admission, store::Db,
+    catalog::CatalogHandle,
+    chaos::Chaos,
+    config::Settings,
+    overload::Admission,
+    ratelimit::{RetryAfter, WriteLimiter},
+    store::Db,
     telemetry::Metrics,
 };
 
@@ -44,61 +50,23 @@ pub struct AppState {
 }
 
 /// The whole application as a router, so tests can drive it without a socket.
+///
+/// Every route is registered through `routes!` from a handler that carries
+/// its `#[utoipa::path]`, so the router and the OpenAPI document served at
+/// `/openapi.json` come from this one table.
 pub fn app(state: AppState) -> Router {
-    let admitted = Router::new()
-        .route("/v1/users", post(users::register))
-        .route(
-            "/v1/users/me/profile",
-            put(users::put_profile).get(users::get_profile),
-        )
-        .route("/v1/users/me/saved", get(outfits::saved))
-        .route("/v1/outfits", get(outfits::generate))
-        .route("/v1/outfits/feedback", post(outfits::feedback))
-        .route("/v1/garments", get(garments::list))
-        .route("/v1/garments/{id}", get(garments::get))
-        .route("/readyz", get(health::ready));
-    let admitted = match &state.chaos {
-        Some(chaos) => admitted.layer(middleware::from_fn_with_state(
-            chaos.clone(),
-            crate::chaos::inner,
-        )),
-        None => admitted,
-    };
-    let admitted = admitted.layer(middleware::from_fn_with_state(
-        state.admission.clone(),
-        crate::overload::admit,
-    ));
-    // monitoring must keep working when the server sheds everything else
-    let mut operations = Router::new()
-        .route("/healthz", get(health::alive))
-        .route("/metrics", get(health::metrics));
-    if state.settings.admin_token.is_some() && state.chaos.is_some() {
-        operations = operations
-            .route(
-                "/admin/chaos/faults",
-                get(admin::list).post(admin::add).delete(admin::clear),
-            )
-            .route(
-                "/admin/chaos/faults/{id}",
-                axum::routing::delete(admin::remove),
-            );
-    }
-    // feed ingest runs in the background; its routes only start and watch it
-    if state.settings.admin_token.is_some() {
-        operations = operations.merge(ingest::routes());
-    }
-    let router = admitted.merge(operations);
-    // `hang` must escape admission's deadline, so its hook sits outside it
-    let router = match &state.chaos {
-        Some(chaos) => router.layer(middleware::from_fn_with_state(
-            chaos.clone(),
-            crate::chaos::outer,
-        )),
-        None => router,
-    };
+    let (router, doc) = routes(&state).split_for_parts();
+    // the document is fixed for the life of the router: render it once
+    let doc = OpenApiJson(Arc::from(doc.to_json().unwrap_or_else(|e| {
+        tracing::error!(error = %e, "the OpenAPI document did not serialise");
+        String::from("{}")
+    })));
+    let limiter = Arc::new(WriteLimiter::new(&state.settings.rate_limit));
     router
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
+        .layer(Extension(doc))
+        .layer(Extension(limiter))
         .layer(DefaultBodyLimit::max(state.settings.http.body_limit_bytes))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(middleware::from_fn_with_state(
@@ -114,6 +82,80 @@ pub fn app(state: AppState) -> Router {
             tracing::info_span!("request", method = %req.method(), route, path = %req.uri().path())
         }))
         .with_state(state)
+}
+
+/// The OpenAPI document of the routes [`app`] serves for these settings.
+pub fn openapi(state: &AppState) -> utoipa::openapi::OpenApi {
+    routes(state).into_openapi()
+}
+
+/// The route table: every route with its handler and its documentation.
+fn routes(state: &AppState) -> OpenApiRouter<AppState> {
+    let mut admitted = OpenApiRouter::new()
+        .routes(routes!(users::register))
+        .routes(routes!(users::put_profile, users::get_profile))
+        .routes(routes!(outfits::saved))
+        .routes(routes!(outfits::generate))
+        .routes(routes!(outfits::feedback))
+        .routes(routes!(garments::list))
+        .routes(routes!(garments::get))
+        .routes(routes!(health::ready));
+    crate::openapi::add_overload_answers(admitted.get_openapi_mut());
+    crate::openapi::add_rate_limit_answers(admitted.get_openapi_mut());
+    let admitted = match &state.chaos {
+        Some(chaos) => admitted.layer(middleware::from_fn_with_state(
+            chaos.clone(),
+            crate::chaos::inner,
+        )),
+        None => admitted,
+    };
+    let admitted = admitted.layer(middleware::from_fn_with_state(
+        state.admission.clone(),
+        crate::overload::admit,
+    ));
+    // monitoring must keep working when the server sheds everything else
+    let mut operations = OpenApiRouter::new()
+        .routes(routes!(health::alive))
+        .routes(routes!(health::metrics))
+        .routes(routes!(document));
+    if state.settings.admin_token.is_some() && state.chaos.is_some() {
+        operations = operations
+            .routes(routes!(admin::list, admin::add, admin::clear))
+            .routes(routes!(admin::remove));
+    }
+    // feed ingest runs in the background; its routes only start and watch it
+    if state.settings.admin_token.is_some() {
+        operations = operations.merge(ingest::routes());
+    }
+    let router = admitted.merge(operations);
+    // `hang` must escape admission's deadline, so its hook sits outside it
+    let router = match &state.chaos {
+        Some(chaos) => router.layer(middleware::from_fn_with_state(
+            chaos.clone(),
+            crate::chaos::outer,
+        )),
+        None => router,
+    };
+    OpenApiRouter::with_openapi(crate::openapi::ApiDoc::openapi()).merge(router)
+}
+
+/// The rendered OpenAPI document.
+#[derive(Debug, Clone)]
+struct OpenApiJson(Arc<str>);
+
+/// This API's OpenAPI 3.1 document.
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    tag = "operations",
+    responses((status = 200, description = "The OpenAPI 3.1 document of the routes this server serves", body = serde_json::Value)),
+)]
+async fn document(Extension(doc): Extension<OpenApiJson>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        doc.0.to_string(),
+    )
+        .into_response()
 }
 
 /// Counts every answer by route and status, and times it.
@@ -210,6 +252,25 @@ impl FromRequestParts<AppState> for AuthUser {
             .await?
             .ok_or(AppError::Unauthorized)?;
         tracing::Span::current().record("user_id", id);
+        let write = matches!(
+            parts.method,
+            Method::POST | Method::PUT | Method::PATCH | Method::DELETE
+        );
+        if write && let Some(limiter) = parts.extensions.get::<Arc<WriteLimiter>>() {
+            let checked = limiter.check(id);
+            state
+                .metrics
+                .rate_limit_tracked
+                .set(limiter.tracked() as i64);
+            if let Err(RetryAfter(retry_after_s)) = checked {
+                let route = parts
+                    .extensions
+                    .get::<MatchedPath>()
+                    .map_or("unmatched", MatchedPath::as_str);
+                state.metrics.rate_limited.with_label_values(&[route]).inc();
+                return Err(AppError::RateLimited { retry_after_s });
+            }
+        }
         Ok(AuthUser { id })
     }
 }

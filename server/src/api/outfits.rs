@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use axum::{extract::State, http::StatusCode};
 use serde::{Deserialize, Serialize};
 
-use super::{AppError, AppJson, AppQuery, AppState, AuthUser, garments::GarmentView};
+use super::{AppError, AppJson, AppQuery, AppState, AuthUser, ErrorBody, garments::GarmentView};
 use crate::{
     domain::{Context, Occasion, Slot, Weather},
     engine,
@@ -17,17 +17,24 @@ const MAX_COUNT: u32 = 20;
 /// Most saved outfits returned.
 const SAVED_LIMIT: u32 = 100;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(super) struct OutfitQuery {
+    /// Outfits to generate, 1 to 20 (default 5).
+    #[param(minimum = 1, maximum = 20)]
     count: Option<u32>,
+    /// Default `everyday`.
     occasion: Option<Occasion>,
+    /// Default `mild`.
     weather: Option<Weather>,
     /// Same seed, same profile, same catalog: same outfits.
     seed: Option<u64>,
 }
 
-#[derive(Debug, Serialize)]
+/// Generated outfits and the context they were made for.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = Outfits)]
 pub(super) struct OutfitsResponse {
     outfits: Vec<OutfitView>,
     seed: u64,
@@ -35,7 +42,9 @@ pub(super) struct OutfitsResponse {
     weather: Weather,
 }
 
-#[derive(Debug, Serialize)]
+/// One outfit: a garment per slot.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = Outfit)]
 pub(super) struct OutfitView {
     outfit_id: String,
     score: f32,
@@ -43,13 +52,16 @@ pub(super) struct OutfitView {
     items: Vec<ItemView>,
 }
 
-#[derive(Debug, Serialize)]
+/// A garment in its slot.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = OutfitItem)]
 pub(super) struct ItemView {
     slot: Slot,
     garment: GarmentView,
 }
 
-#[derive(Debug, Serialize)]
+/// A price in minor units of a currency.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(super) struct Price {
     amount_cents: i64,
     currency: String,
@@ -70,6 +82,19 @@ pub(crate) fn outfit_id(garment_ids: &[i64]) -> String {
 }
 
 /// Generated outfits for the user's profile.
+#[utoipa::path(
+    get,
+    path = "/v1/outfits",
+    tag = "outfits",
+    security(("user_token" = [])),
+    params(OutfitQuery),
+    responses(
+        (status = 200, description = "Generated outfits", body = OutfitsResponse),
+        (status = 400, description = "A query parameter is not valid", body = ErrorBody),
+        (status = 401, description = "Missing or invalid bearer token", body = ErrorBody),
+        (status = 409, description = "Onboarding is not done yet (`profile_required`)", body = ErrorBody),
+    ),
+)]
 #[tracing::instrument(skip_all, fields(user_id = user.id))]
 pub(super) async fn generate(
     State(state): State<AppState>,
@@ -141,18 +166,25 @@ pub(super) async fn generate(
     }))
 }
 
-#[derive(Debug, Deserialize)]
+/// A like, dislike or save of a set of garments.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[schema(as = Feedback)]
 #[serde(deny_unknown_fields)]
 pub(super) struct FeedbackRequest {
     action: FeedbackAction,
+    /// The outfit's garments: 1 to 6 distinct ids of existing garments.
+    #[schema(min_items = 1, max_items = 6, examples(json!([1, 2, 3])))]
     garment_ids: Vec<i64>,
     /// When given, must be the id the server gave this set of garments.
     outfit_id: Option<String>,
-    /// Retries with the same key are recorded once.
+    /// Retries with the same key are recorded once (1 to 128 characters).
+    #[schema(min_length = 1, max_length = 128)]
     idempotency_key: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+/// A recorded feedback.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = FeedbackRecorded)]
 pub(super) struct FeedbackResponse {
     feedback_id: i64,
     outfit_id: String,
@@ -162,6 +194,22 @@ pub(super) struct FeedbackResponse {
 }
 
 /// Records a like, dislike or save. A 2xx means it is committed.
+#[utoipa::path(
+    post,
+    path = "/v1/outfits/feedback",
+    tag = "outfits",
+    security(("user_token" = [])),
+    request_body = FeedbackRequest,
+    responses(
+        (status = 201, description = "Recorded", body = FeedbackResponse),
+        (status = 200, description = "A retry of a recorded write (same `idempotency_key`)", body = FeedbackResponse),
+        (status = 400, description = "The body is not JSON", body = ErrorBody),
+        (status = 401, description = "Missing or invalid bearer token", body = ErrorBody),
+        (status = 413, description = "The body is larger than the limit", body = ErrorBody),
+        (status = 415, description = "The body is not `application/json`", body = ErrorBody),
+        (status = 422, description = "The feedback is not valid", body = ErrorBody),
+    ),
+)]
 #[tracing::instrument(skip_all, fields(user_id = user.id))]
 pub(super) async fn feedback(
     State(state): State<AppState>,
@@ -239,12 +287,16 @@ pub(super) async fn feedback(
     ))
 }
 
-#[derive(Debug, Serialize)]
+/// The user's saved outfits, newest first.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = SavedOutfits)]
 pub(super) struct SavedResponse {
     saved: Vec<SavedView>,
 }
 
-#[derive(Debug, Serialize)]
+/// A saved outfit.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = SavedOutfit)]
 pub(super) struct SavedView {
     feedback_id: i64,
     outfit_id: String,
@@ -253,6 +305,16 @@ pub(super) struct SavedView {
 }
 
 /// The user's saved outfits, newest first.
+#[utoipa::path(
+    get,
+    path = "/v1/users/me/saved",
+    tag = "outfits",
+    security(("user_token" = [])),
+    responses(
+        (status = 200, description = "Up to 100 saved outfits", body = SavedResponse),
+        (status = 401, description = "Missing or invalid bearer token", body = ErrorBody),
+    ),
+)]
 #[tracing::instrument(skip_all, fields(user_id = user.id))]
 pub(super) async fn saved(
     State(state): State<AppState>,

@@ -4,10 +4,10 @@ use axum::{extract::State, http::StatusCode};
 use rand::RngCore;
 use serde::Serialize;
 
-use super::{AppError, AppJson, AppState, AuthUser, TOKEN_BYTES, token_hash};
+use super::{AppError, AppJson, AppState, AuthUser, ErrorBody, TOKEN_BYTES, token_hash};
 use crate::domain::{ColorName, Profile};
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(super) struct Registered {
     user_id: i64,
     /// Shown once; the server keeps only its hash.
@@ -15,6 +15,12 @@ pub(super) struct Registered {
 }
 
 /// Anonymous device registration: a new user and their bearer token.
+#[utoipa::path(
+    post,
+    path = "/v1/users",
+    tag = "users",
+    responses((status = 201, description = "A new user and their bearer token", body = Registered)),
+)]
 #[tracing::instrument(skip_all)]
 pub(super) async fn register(
     State(state): State<AppState>,
@@ -27,6 +33,21 @@ pub(super) async fn register(
 }
 
 /// Stores the onboarding answers.
+#[utoipa::path(
+    put,
+    path = "/v1/users/me/profile",
+    tag = "users",
+    security(("user_token" = [])),
+    request_body = Profile,
+    responses(
+        (status = 200, description = "The stored answers", body = Profile),
+        (status = 400, description = "The body is not JSON", body = ErrorBody),
+        (status = 401, description = "Missing or invalid bearer token", body = ErrorBody),
+        (status = 413, description = "The body is larger than the limit", body = ErrorBody),
+        (status = 415, description = "The body is not `application/json`", body = ErrorBody),
+        (status = 422, description = "The answers are not valid", body = ErrorBody),
+    ),
+)]
 #[tracing::instrument(skip_all, fields(user_id = user.id))]
 pub(super) async fn put_profile(
     State(state): State<AppState>,
@@ -39,6 +60,17 @@ pub(super) async fn put_profile(
 }
 
 /// The stored onboarding answers.
+#[utoipa::path(
+    get,
+    path = "/v1/users/me/profile",
+    tag = "users",
+    security(("user_token" = [])),
+    responses(
+        (status = 200, description = "The stored answers", body = Profile),
+        (status = 401, description = "Missing or invalid bearer token", body = ErrorBody),
+        (status = 404, description = "Onboarding is not done yet", body = ErrorBody),
+    ),
+)]
 #[tracing::instrument(skip_all, fields(user_id = user.id))]
 pub(super) async fn get_profile(
     State(state): State<AppState>,
