@@ -1,4 +1,5 @@
-//! The gate's outputs: `gate.json`, `junit.xml` (one test case per check) and `summary.md`.
+//! The gate's outputs: `gate.json`, `junit.xml` (one test case per check),
+//! `summary.md` and `report.html` (see `html.rs`).
 
 use std::{fmt::Write as _, path::Path};
 
@@ -12,6 +13,8 @@ pub(crate) fn write_all(report: &GateReport, dir: &Path) -> anyhow::Result<()> {
     std::fs::write(dir.join("gate.json"), json).context("writing gate.json")?;
     std::fs::write(dir.join("junit.xml"), junit(report)).context("writing junit.xml")?;
     std::fs::write(dir.join("summary.md"), markdown(report)).context("writing summary.md")?;
+    std::fs::write(dir.join("report.html"), crate::html::page(report, dir))
+        .context("writing report.html")?;
     Ok(())
 }
 

@@ -28,6 +28,17 @@ pub(crate) enum Command {
     /// (a shard missing, duplicated, late, saturated or from another run);
     /// 2 bad usage or no shard result; 3 the reports could not be written.
     Merge(MergeArgs),
+    /// Redraw report.html in a run's report folder from its timeline.json and summary.json.
+    ///
+    /// Exit status: 0 written; 2 a file missing or invalid; 3 report.html could not be written.
+    Report(ReportArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct ReportArgs {
+    /// A report folder of `loadbot spike` (holding timeline.json and summary.json).
+    #[arg(value_name = "DIR")]
+    pub(crate) dir: PathBuf,
 }
 
 #[derive(Debug, clap::Args)]

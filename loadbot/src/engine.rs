@@ -79,6 +79,8 @@ pub(crate) struct Engine {
     /// The target's URLs, set once the target is known.
     pub(crate) urls: OnceLock<Urls>,
     pub(crate) stats: Stats,
+    /// The run second by second, for report.html.
+    pub(crate) timeline: crate::timeline::Recorder,
     pub(crate) lag: Lag,
     pub(crate) seed: u64,
     /// Set by the first worker that asks for work: the run's clock starts there.
@@ -110,6 +112,7 @@ impl Engine {
             http,
             urls: OnceLock::new(),
             stats: Stats::new(phases),
+            timeline: crate::timeline::Recorder::default(),
             lag: Lag::new(),
             seed,
             t0: OnceLock::new(),
@@ -219,6 +222,7 @@ impl Engine {
             while let Some(at) = next_arrival.filter(|at| *at <= t) {
                 let user = self.new_user(&mut rng, true, JourneyKind::NewInstall);
                 self.stats.phase(self.plan.phase_index(at)).arrivals += 1;
+                self.timeline.arrival(at);
                 self.open_users.fetch_add(1, Ordering::Relaxed);
                 seq += 1;
                 heap.push(Entry(
@@ -337,6 +341,11 @@ impl Engine {
         };
         self.stats.request(
             phase,
+            answer.outcome,
+            finished.saturating_duration_since(due),
+        );
+        self.timeline.request(
+            finished.saturating_duration_since(t0),
             answer.outcome,
             finished.saturating_duration_since(due),
         );

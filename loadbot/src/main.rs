@@ -16,6 +16,9 @@
 //! - `stats.rs`: per-phase counts and HDR latency histograms.
 //! - `slo.rs`: SLO verdicts; `selfcheck.rs`: was loadbot the bottleneck?
 //! - `report.rs`: `summary.json` and `summary.md`; `progress.rs`: the live line.
+//! - `timeline.rs`: the run second by second (`timeline.json`), the server's
+//!   `/metrics` sampled and the leak detectors; `html.rs`: `report.html` and
+//!   `loadbot report DIR`.
 //! - `shard.rs`: `--shard I/N`, `--start-at` and the mergeable `shard.json`;
 //!   `merge.rs`: `loadbot merge`, exact global percentiles and one verdict.
 
@@ -23,6 +26,7 @@ mod arrivals;
 mod cli;
 mod driver;
 mod engine;
+mod html;
 mod http;
 mod journeys;
 mod merge;
@@ -36,6 +40,7 @@ mod server;
 mod shard;
 mod slo;
 mod stats;
+mod timeline;
 
 use std::process::ExitCode;
 
@@ -57,6 +62,7 @@ fn main() -> ExitCode {
     let code = match cli.command {
         cli::Command::Spike(args) => runtime.block_on(run::spike(*args)),
         cli::Command::Merge(args) => merge::merge(&args),
+        cli::Command::Report(args) => run::report(&args),
     };
     // goose's and the server's leftovers must not hold the exit
     runtime.shutdown_timeout(std::time::Duration::from_secs(2));

@@ -16,6 +16,7 @@ use crate::{
     cli::{SpikeArgs, host_port},
     driver::{self, GooseRun},
     engine::Engine,
+    html,
     http::HttpSettings,
     journeys::Mix,
     outcome::Outcome,
@@ -26,6 +27,7 @@ use crate::{
     server::{self, ChildServer, Launch},
     shard::{self, ShardFile, ShardPhase},
     slo,
+    timeline::{self, Marker, ServerSampler, Timeline},
 };
 
 pub(crate) const EXIT_PASS: u8 = 0;
@@ -132,6 +134,8 @@ async fn spike_with(args: &SpikeArgs, scenario: &Scenario) -> anyhow::Result<u8>
     };
     let urls = crate::http::Urls::new(&target).with_context(|| format!("target {target}"))?;
     let _ = engine.urls.set(urls);
+    // the server's /metrics for report.html and the leak detectors, bounded in time
+    let sampler = ServerSampler::start(&target, engine.plan.total + Duration::from_secs(600));
     eprintln!(
         "loadbot: {} against {target}: {:.0} s, peak {:.0} users, {workers} workers, seed {seed}; reports in {}",
         scenario.name,
@@ -152,6 +156,8 @@ async fn spike_with(args: &SpikeArgs, scenario: &Scenario) -> anyhow::Result<u8>
             async move { engine.dispatch().await }
         });
         let display = tokio::spawn(progress::show(Arc::clone(&engine)));
+        let users = tokio::spawn(timeline::record_users(Arc::clone(&engine)));
+        sampler.mark_load_start();
         let goose = GooseRun {
             target: &target,
             workers,
@@ -162,8 +168,12 @@ async fn spike_with(args: &SpikeArgs, scenario: &Scenario) -> anyhow::Result<u8>
         engine.stop();
         let _ = dispatcher.await;
         let _ = display.await;
+        let _ = users.await;
         result
     };
+    sampler.mark_load_end();
+    sampler.settle().await;
+    let (server_points, leaks, server_note) = sampler.finish(engine.started()).await;
     let wall = engine.started().map_or(wall.elapsed(), |t0| t0.elapsed());
     let cpu = cpu_before.and_then(|b| selfcheck::cpu_seconds().map(|a| a - b));
     if let Some(child) = child {
@@ -205,6 +215,14 @@ async fn spike_with(args: &SpikeArgs, scenario: &Scenario) -> anyhow::Result<u8>
         ));
     }
     report::write(&dir, &summary)?;
+    let series = Series {
+        points: server_points,
+        leaks,
+        note: server_note,
+    };
+    if let Err(e) = write_timeline_and_page(args, &engine, &summary, series, &dir) {
+        eprintln!("loadbot: report.html not written: {e:#}");
+    }
     let Some(file) = file else {
         print_verdict(&summary, &dir);
         return Ok(summary.exit_code);
@@ -218,6 +236,76 @@ async fn spike_with(args: &SpikeArgs, scenario: &Scenario) -> anyhow::Result<u8>
     );
     // a shard's own verdict is not the run's: only the merge exits 1
     Ok(EXIT_PASS)
+}
+
+/// What the server's sampler brought back.
+struct Series {
+    points: Vec<timeline::ServerPoint>,
+    leaks: Option<timeline::Leaks>,
+    note: Option<String>,
+}
+
+/// `timeline.json` and `report.html` next to `summary.json`.
+fn write_timeline_and_page(
+    args: &SpikeArgs,
+    engine: &Engine,
+    summary: &Summary,
+    series: Series,
+    dir: &Path,
+) -> anyhow::Result<()> {
+    let t = Timeline {
+        format: timeline::FORMAT,
+        scenario: summary.scenario.clone(),
+        started_at: summary.started_at.clone(),
+        target: summary.target.clone(),
+        duration_s: summary.duration_s,
+        seconds: engine.timeline.finish(),
+        server: series.points,
+        server_note: series.note,
+        phases: engine
+            .plan
+            .phases
+            .iter()
+            .map(|p| Marker {
+                label: p.name.clone(),
+                at_s: p.start.as_secs_f64(),
+            })
+            .collect(),
+        faults: timeline::faults_from_server_args(&args.server_arg),
+        leaks: series.leaks,
+    };
+    t.write(dir)?;
+    let view: html::SummaryView =
+        serde_json::from_value(serde_json::to_value(summary).context("serializing the summary")?)
+            .context("reading the summary back")?;
+    html::write(dir, &t, &view)?;
+    if let Some(l) = &t.leaks
+        && l.verdict == "fail"
+    {
+        eprintln!(
+            "loadbot: the leak detectors failed (see report.html): {}; {}",
+            l.connections.summary, l.memory.summary
+        );
+    }
+    Ok(())
+}
+
+/// `loadbot report DIR`: redraws report.html from the saved files.
+pub(crate) fn report(args: &crate::cli::ReportArgs) -> u8 {
+    match html::rerender(&args.dir) {
+        Ok(()) => {
+            println!("loadbot: wrote {}", args.dir.join(html::FILE).display());
+            EXIT_PASS
+        }
+        Err(html::RerenderError::Input(e)) => {
+            eprintln!("error: {e}");
+            EXIT_USAGE
+        }
+        Err(html::RerenderError::Write(e)) => {
+            eprintln!("error: {e}");
+            EXIT_CANNOT_RUN
+        }
+    }
 }
 
 /// Sleeps until `at` (or until stopped), saying how long.
@@ -341,9 +429,21 @@ fn summarize(
     let mut failures = Vec::new();
     let mut outcomes = [0u64; Outcome::ALL.len()];
     let (mut arrivals, mut late, mut dropped) = (0, 0, 0);
+    let goodputs: Vec<slo::Goodput<'_>> = plan
+        .phases
+        .iter()
+        .enumerate()
+        .map(|(i, p)| slo::Goodput {
+            phase: &p.name,
+            ok: engine.stats.phase(i).count(Outcome::Ok),
+            seconds: (p.end - p.start).as_secs_f64(),
+        })
+        .collect();
     for (i, p) in plan.phases.iter().enumerate() {
         let stats = engine.stats.phase(i);
-        let verdicts = slo::judge(&scenario.slo_for(&p.name), &stats);
+        let set = scenario.slo_for(&p.name);
+        let mut verdicts = slo::judge(&set, &stats);
+        verdicts.extend(slo::judge_against_peak(&set, &goodputs[i], &goodputs));
         for v in verdicts.iter().filter(|v| !v.held) {
             failures.push(format!("{}: {}", p.name, v.describe()));
         }

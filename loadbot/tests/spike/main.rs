@@ -5,5 +5,6 @@
 mod healthy;
 mod helpers;
 mod misbehaving_servers;
+mod report;
 mod shards;
 mod usage;
