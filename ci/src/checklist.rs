@@ -31,7 +31,8 @@ const STEPS: [&str; 7] = [
     "saved outfits",
 ];
 
-fn profile() -> Value {
+/// Onboarding answers the synthetic catalog can dress.
+pub(crate) fn profile() -> Value {
     json!({
         "gender": "female",
         "sizes": { "top": "M", "bottom": "M", "shoes": "39" },

@@ -40,6 +40,16 @@ fn slos(s: &SloSet) -> String {
     if let Some(v) = &s.max_silent {
         parts.push(format!("at most {} silent answers", v.get_ref()));
     }
+    if let Some(v) = &s.shed_p99_ms {
+        parts.push(format!("99% of shed answers within {} ms", v.get_ref()));
+    }
+    if let (Some(v), Some(peak)) = (&s.min_goodput_of_peak, &s.peak_phase) {
+        parts.push(format!(
+            "ok answers per second at least {:.0}% of phase {}'s",
+            v.get_ref() * 100.0,
+            peak.get_ref()
+        ));
+    }
     if parts.is_empty() {
         "no bound".to_string()
     } else {
@@ -99,7 +109,19 @@ pub(crate) fn explain(s: &Scenario) -> String {
     if !s.faults.is_empty() {
         out.push_str("\nFaults:\n");
         for f in &s.faults {
-            let _ = writeln!(out, "  - {} at {} for {}", f.kind, f.at, f.duration);
+            let params: Vec<String> = f.params.iter().map(|(k, v)| format!("{k} = {v}")).collect();
+            let _ = writeln!(
+                out,
+                "  - {} at {} for {}{}",
+                f.kind,
+                f.at,
+                f.duration,
+                if params.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", params.join(", "))
+                }
+            );
         }
     }
     out

@@ -44,6 +44,8 @@ pub(crate) struct LoadRun<'a> {
     pub(crate) scenario_file: &'a Path,
     pub(crate) users: u32,
     pub(crate) duration: &'a str,
+    /// `--workers` for loadbot; its default when `None`.
+    pub(crate) workers: Option<u32>,
     pub(crate) seed: u64,
     pub(crate) report_dir: &'a Path,
 }
@@ -73,6 +75,9 @@ struct Slo {
     bound: f64,
     figure: Option<f64>,
     held: bool,
+    /// The figures behind a derived figure (goodput of peak: both rates).
+    #[serde(default)]
+    note: Option<String>,
 }
 
 /// Runs loadbot against `target`; bounded by the scenario's duration plus a margin.
@@ -104,8 +109,12 @@ async fn run_inner(run: &LoadRun<'_>, target: &str) -> anyhow::Result<Vec<Check>
         .map(|d| d.get())
         .unwrap_or(Duration::from_secs(600))
         + Duration::from_secs(120);
-    let mut child = tokio::process::Command::new(run.loadbot)
-        .arg("spike")
+    let mut command = tokio::process::Command::new(run.loadbot);
+    command.arg("spike");
+    if let Some(workers) = run.workers {
+        command.args(["--workers", &workers.to_string()]);
+    }
+    let mut child = command
         .args(["--target", target])
         .arg("--scenario")
         .arg(run.scenario_file)
@@ -153,10 +162,16 @@ fn checks_of(scenario: &str, s: &Summary, exit_code: i32) -> Vec<Check> {
             } else {
                 "<".into()
             };
-            let detail = format!(
-                "{} {figure} {op} {} ({} requests)",
-                slo.slo, slo.bound, phase.requests
-            );
+            let detail = match &slo.note {
+                Some(note) => format!(
+                    "{} {figure} {op} {} ({note}; {} requests)",
+                    slo.slo, slo.bound, phase.requests
+                ),
+                None => format!(
+                    "{} {figure} {op} {} ({} requests)",
+                    slo.slo, slo.bound, phase.requests
+                ),
+            };
             let check = if slo.held {
                 Check::pass(scenario, &slo.slo, detail)
             } else {

@@ -14,6 +14,9 @@ mod candidate;
 mod checklist;
 mod checks;
 mod explain;
+mod faults;
+mod html;
+mod ledger;
 mod loadrun;
 mod report;
 mod suite;
@@ -32,7 +35,8 @@ use clap::{Parser, Subcommand};
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
-    /// Which suite: `ci` (minutes on 2 cores) or `full`.
+    /// Which suite: `ci` (minutes on 2 cores), `full`, or `mysql` (the spike on
+    /// MySQL with a low max_connections; a private MariaDB unless `--database-url`).
     #[arg(long, default_value = "ci")]
     suite: String,
     /// The command that starts the server under test; the gate adds
@@ -43,6 +47,10 @@ struct Cli {
     /// per step); SQLite when absent.
     #[arg(long, value_name = "URL")]
     database_url: Option<String>,
+    /// A PostgreSQL or MySQL server for the steps that cut or slow the
+    /// database link (`db-outage`, `slow-db`); `--database-url` when absent.
+    #[arg(long, value_name = "URL")]
+    fault_database_url: Option<String>,
     /// Where gate.json, junit.xml, summary.md and each step's reports go.
     #[arg(long, default_value = "reports/gate")]
     report_dir: PathBuf,
@@ -98,7 +106,7 @@ fn main() -> ExitCode {
 
 async fn gate(cli: Cli) -> ExitCode {
     let Some(mut steps) = suite::steps(&cli.suite) else {
-        eprintln!("error: unknown suite {:?} (ci or full)", cli.suite);
+        eprintln!("error: unknown suite {:?} (ci, full or mysql)", cli.suite);
         return ExitCode::from(2);
     };
     if !cli.only.is_empty() {
@@ -137,14 +145,36 @@ async fn gate(cli: Cli) -> ExitCode {
     } else {
         None
     };
+    // the mysql suite brings its own MariaDB with a low max_connections
+    let mut private_db = None;
+    if cli.suite == "mysql" && cli.database_url.is_none() {
+        let max = suite::MYSQL_SUITE_MAX_CONNECTIONS;
+        match chaos::dbserver::DbServer::mariadb(max).await {
+            Ok(db) => {
+                eprintln!(
+                    "release-gate: private MariaDB with max_connections={max} on port {}",
+                    db.port()
+                );
+                private_db = Some(db);
+            }
+            Err(e) => {
+                eprintln!("error: the mysql suite could not start its MariaDB: {e}");
+                return ExitCode::from(3);
+            }
+        }
+    }
+    let private_url = private_db
+        .as_ref()
+        .map(chaos::dbserver::DbServer::admin_url);
     let cx = suite::Context {
         candidate: &cli.candidate,
-        database_url: cli.database_url.as_deref(),
+        database_url: cli.database_url.as_deref().or(private_url.as_deref()),
         scenarios_dir: &cli.scenarios_dir,
         loadbot,
         report_dir: &cli.report_dir,
         instances: cli.instances,
         env,
+        fault_database_url: cli.fault_database_url.as_deref(),
     };
     let mut checks = Vec::new();
     for step in &steps {

@@ -67,6 +67,12 @@ impl Verdict {
     }
 }
 
+/// The PostgreSQL server the database-fault steps cut the link to (scripts/test.sh exports it).
+fn postgres_url() -> String {
+    std::env::var("SPIKEPROOF_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
 /// Load runs share two cores: one gate at a time, so they judge the candidate, not each other.
 static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
@@ -86,6 +92,7 @@ fn gate(candidate_args: &str, extra: &[&str]) -> Verdict {
         .arg(dir.path())
         .arg("--keep-dir")
         .arg(dir.path().join("kept"))
+        .args(["--fault-database-url", &postgres_url()])
         .args(extra)
         .output()
         .expect("running release-gate");
@@ -117,6 +124,34 @@ fn a_healthy_candidate_passes_the_ci_suite() {
     let command = std::fs::read_to_string(kept.join("command.txt")).expect("command.txt");
     assert!(command.contains("outfit-server serve"), "{command}");
     assert!(kept.join("gate.json").is_file());
+    // db-outage: the candidate rode out the cut of its PostgreSQL link
+    // the cut happened: the outage phase was shed, and nothing went silent
+    assert_eq!(v.check("outage", "silent")["status"], "passed");
+    let recovered = v.report["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .find(|c| c["name"] == "recovers within 5 s of the database's return")
+        .expect("a recovery check");
+    assert!(
+        recovered["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("cut at") && d.contains("succeeded")),
+        "{recovered}"
+    );
+    // the gate's own user liked a garment every 100 ms through the cut: every acknowledged like is stored
+    let ledger = v.report["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .find(|c| c["name"] == "no acknowledged write lost")
+        .expect("a ledger check");
+    assert!(
+        ledger["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("0 of them are missing")),
+        "{ledger}"
+    );
 }
 
 #[test]
@@ -218,6 +253,65 @@ fn only_failure_of(candidate_args: &str, expected: &str, not: &str) -> String {
         .unwrap_or_else(|| panic!("{expected} did not fail: {}", v.stdout))
 }
 
+impl Verdict {
+    /// The check `name` of `phase`, as gate.json has it.
+    fn check(&self, phase: &str, name: &str) -> &Value {
+        self.report["checks"]
+            .as_array()
+            .expect("checks")
+            .iter()
+            .find(|c| c["phase"] == phase && c["name"] == name)
+            .unwrap_or_else(|| panic!("no {phase} / {name} check: {}", self.stdout))
+    }
+}
+
+#[test]
+fn a_pool_waiting_past_the_app_timeout_leaves_the_outage_silent() {
+    // the contract: pool acquire timeout < request deadline < the app's timeout (3 s here)
+    let v = gate(
+        "",
+        &[
+            "--only",
+            "db-outage",
+            "--candidate-env",
+            "APP_POOL__ACQUIRE_TIMEOUT_MS=5000",
+            "--candidate-env",
+            "APP_OVERLOAD__REQUEST_DEADLINE_MS=10000",
+        ],
+    );
+    assert_eq!(v.code, 1, "{}", v.stdout);
+    let silent = v.check("outage", "silent");
+    assert_eq!(silent["status"], "failed", "{silent}");
+    assert!(
+        v.stdout.contains("db-outage / outage / silent: silent"),
+        "{}",
+        v.stdout
+    );
+}
+
+#[test]
+fn a_database_fault_without_a_network_database_blocks_and_names_the_flag() {
+    let (server, loadbot) = binaries();
+    let dir = tempfile::tempdir().expect("report folder");
+    let out = Command::new(env!("CARGO_BIN_EXE_release-gate"))
+        .args(["--suite", "ci", "--only", "db-outage", "--candidate"])
+        .arg(format!("'{}' serve", server.display()))
+        .arg("--loadbot-bin")
+        .arg(loadbot)
+        .arg("--scenarios-dir")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios"))
+        .arg("--report-dir")
+        .arg(dir.path())
+        .output()
+        .expect("running release-gate");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("db-outage / fault schedule") && stdout.contains("--fault-database-url"),
+        "{stdout}"
+    );
+}
+
 #[test]
 fn explain_prints_the_phases_in_words_and_rejects_a_bad_file() {
     let scenarios = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
@@ -230,6 +324,17 @@ fn explain_prints_the_phases_in_words_and_rejects_a_bad_file() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("plateau for 15m"), "{text}");
     assert!(text.contains("rising to"), "{text}");
+    let out = Command::new(env!("CARGO_BIN_EXE_release-gate"))
+        .arg("explain")
+        .arg(scenarios.join("overload-10x.toml"))
+        .output()
+        .expect("explain");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("99% of shed answers within 50 ms")
+            && text.contains("ok answers per second at least 90% of phase capacity's"),
+        "{text}"
+    );
     let dir = tempfile::tempdir().expect("dir");
     let bad = dir.path().join("bad.toml");
     std::fs::write(&bad, "name = \"x\"\nclient_timeout = \"5s\"\nphasez = []\n").expect("write");

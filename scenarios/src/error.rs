@@ -90,12 +90,23 @@ impl<'a> Source<'a> {
         let span = e.span().unwrap_or(0..0);
         let key = self.key_at(span.clone());
         let (line, column) = self.line_col(span.start);
+        let mut message = e.message().trim().to_owned();
+        if message.is_empty() {
+            // the toml crate says nothing about some bad bytes (a NUL in a comment)
+            message = match self.text.get(span.start..).and_then(|t| t.chars().next()) {
+                Some(c) if c.is_control() => {
+                    format!("invalid character {c:?}: control characters are not allowed here")
+                }
+                Some(c) => format!("unexpected character {c:?}"),
+                None => "unexpected end of file".to_owned(),
+            };
+        }
         ScenarioError::Invalid(Located {
             file: self.file.to_owned(),
             line,
             column,
             key,
-            message: e.message().trim().to_owned(),
+            message,
         })
     }
 
@@ -135,5 +146,25 @@ impl<'a> Source<'a> {
             }
             _ => spanned.lines().next().unwrap_or("").to_owned(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::Scenario;
+
+    /// Found by the `scenario_toml` fuzz target: toml's own message for a NUL
+    /// in a comment is empty, which left the error with no reason.
+    #[test]
+    fn a_control_character_in_a_comment_is_named() {
+        let text = "# a comment\n# with a NUL \0 in it\nname = \"x\"\n";
+        let err = Scenario::parse(text, Path::new("nul.toml"))
+            .err()
+            .and_then(|e| e.located().cloned());
+        let located = err.expect("a NUL byte is invalid TOML");
+        assert_eq!(located.line, 2, "{located}");
+        assert!(located.message.contains("control character"), "{located}");
     }
 }

@@ -90,7 +90,10 @@ impl Scenario {
                 max_error_rate,
                 max_shed_rate,
                 min_goodput,
-                max_silent
+                max_silent,
+                shed_p99_ms,
+                min_goodput_of_peak,
+                peak_phase
             );
         }
         set

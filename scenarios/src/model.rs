@@ -273,6 +273,17 @@ pub struct SloSet {
     /// Requests with no answer within the client timeout; 0 when not given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_silent: Option<Spanned<u64>>,
+    /// 99th percentile of shed answers (contract 503s), ms: shedding must be fast.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shed_p99_ms: Option<Spanned<f64>>,
+    /// Ok answers per second of this phase over those of `peak_phase`, at least
+    /// this (0 to 1): goodput holds up under overload instead of collapsing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_goodput_of_peak: Option<Spanned<f64>>,
+    /// The phase whose ok answers per second are the peak `min_goodput_of_peak`
+    /// compares with: the server driven at its capacity, in the same run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peak_phase: Option<Spanned<String>>,
 }
 
 /// What must be back to normal after load, judged by the leak detectors.

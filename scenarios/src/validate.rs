@@ -95,7 +95,7 @@ pub(crate) fn validate(s: &Scenario, src: &Source<'_>) -> Check {
         ));
     }
     validate_journeys(s, src, any_users, any_arrivals)?;
-    validate_slo(&s.slo.default, src, "slo.default")?;
+    validate_slo(&s.slo.default, src, "slo.default", &names)?;
     for (phase, set) in &s.slo.phases {
         let key = format!("slo.phases.{phase}");
         if !names.contains(phase.as_str()) {
@@ -106,7 +106,32 @@ pub(crate) fn validate(s: &Scenario, src: &Source<'_>) -> Check {
                 format!("no phase is named {phase:?} (phases: {})", sorted(known)),
             ));
         }
-        validate_slo(set.get_ref(), src, &key)?;
+        validate_slo(set.get_ref(), src, &key, &names)?;
+    }
+    validate_peak_pairs(s, src)
+}
+
+/// `min_goodput_of_peak` means nothing without the `peak_phase` it compares
+/// with, and the reverse: every phase's merged SLOs have both or neither.
+fn validate_peak_pairs(s: &Scenario, src: &Source<'_>) -> Check {
+    for phase in &s.phases {
+        let name = phase.get_ref().name.get_ref();
+        let set = s.slo_for(name);
+        let (span, key, missing) = match (&set.min_goodput_of_peak, &set.peak_phase) {
+            (Some(_), Some(_)) | (None, None) => continue,
+            (Some(v), None) => (v.span(), "min_goodput_of_peak", "peak_phase"),
+            (None, Some(p)) => (p.span(), "peak_phase", "min_goodput_of_peak"),
+        };
+        let table = if s.slo.phases.contains_key(name) {
+            format!("slo.phases.{name}")
+        } else {
+            "slo.default".to_string()
+        };
+        return Err(src.at(
+            span,
+            &format!("{table}.{key}"),
+            format!("phase {name:?} has `{key}` but no `{missing}`: give both"),
+        ));
     }
     Ok(())
 }
@@ -224,7 +249,7 @@ fn check_range(range: &Spanned<[u32; 2]>, src: &Source<'_>, key: &str, most: u32
     Ok(())
 }
 
-fn validate_slo(set: &SloSet, src: &Source<'_>, key: &str) -> Check {
+fn validate_slo(set: &SloSet, src: &Source<'_>, key: &str, phases: &HashSet<&str>) -> Check {
     let mut last: Option<(f64, &str)> = None;
     for (name, bound) in [
         ("p50_ms", &set.p50_ms),
@@ -252,10 +277,35 @@ fn validate_slo(set: &SloSet, src: &Source<'_>, key: &str) -> Check {
         }
         last = Some((v, name));
     }
+    if let Some(bound) = &set.shed_p99_ms {
+        let v = *bound.get_ref();
+        if !v.is_finite() || v <= 0.0 {
+            return Err(src.at(
+                bound.span(),
+                &format!("{key}.shed_p99_ms"),
+                format!("{v} must be a positive number of ms"),
+            ));
+        }
+    }
+    if let Some(peak) = &set.peak_phase
+        && !phases.contains(peak.get_ref().as_str())
+    {
+        let known: Vec<&str> = phases.iter().copied().collect();
+        return Err(src.at(
+            peak.span(),
+            &format!("{key}.peak_phase"),
+            format!(
+                "no phase is named {:?} (phases: {})",
+                peak.get_ref(),
+                sorted(known)
+            ),
+        ));
+    }
     for (name, bound) in [
         ("max_error_rate", &set.max_error_rate),
         ("max_shed_rate", &set.max_shed_rate),
         ("min_goodput", &set.min_goodput),
+        ("min_goodput_of_peak", &set.min_goodput_of_peak),
     ] {
         let Some(bound) = bound else { continue };
         let v = *bound.get_ref();

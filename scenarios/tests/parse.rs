@@ -121,6 +121,45 @@ fn slos_must_name_real_phases_and_be_ordered() {
 }
 
 #[test]
+fn overload_slos_parse_and_need_a_real_peak_phase() {
+    let two_phases = MINIMAL.replace(
+        "[journeys.returning]",
+        "[[phases]]\nname = \"flood\"\nduration = \"10s\"\nusers = 50\n\n[journeys.returning]",
+    );
+    let ok = format!(
+        "{two_phases}\n[slo.phases.flood]\nshed_p99_ms = 50\nmin_goodput_of_peak = 0.9\npeak_phase = \"only\"\n"
+    );
+    let s = parse(&ok).expect("valid");
+    let flood = s.slo_for("flood");
+    assert_eq!(flood.shed_p99_ms.map(|v| *v.get_ref()), Some(50.0));
+    assert_eq!(flood.min_goodput_of_peak.map(|v| *v.get_ref()), Some(0.9));
+    assert_eq!(
+        flood.peak_phase.map(|v| v.get_ref().clone()).as_deref(),
+        Some("only")
+    );
+    assert!(
+        s.slo_for("only").peak_phase.is_none(),
+        "not in the other phase"
+    );
+
+    let e = refused(&ok.replace("peak_phase = \"only\"", "peak_phase = \"capacity\""));
+    assert_eq!(e.key, "slo.phases.flood.peak_phase", "{e}");
+    assert!(e.message.contains("no phase is named \"capacity\""), "{e}");
+    let e = refused(&ok.replace("peak_phase = \"only\"\n", ""));
+    assert_eq!(e.key, "slo.phases.flood.min_goodput_of_peak", "{e}");
+    assert!(e.message.contains("no `peak_phase`"), "{e}");
+    let e = refused(&ok.replace("min_goodput_of_peak = 0.9\n", ""));
+    assert_eq!(e.key, "slo.phases.flood.peak_phase", "{e}");
+    let e = refused(&ok.replace("min_goodput_of_peak = 0.9", "min_goodput_of_peak = 90"));
+    assert_eq!(e.key, "slo.phases.flood.min_goodput_of_peak", "{e}");
+    assert!(e.message.contains("within 0 to 1"), "{e}");
+    let e = refused(&ok.replace("shed_p99_ms = 50", "shed_p99_ms = -5"));
+    assert_eq!(e.key, "slo.phases.flood.shed_p99_ms", "{e}");
+    let e = refused(&ok.replace("shed_p99_ms = 50", "shed_p99_ms = \"50ms\""));
+    assert!(e.key.contains("shed_p99_ms"), "{e}");
+}
+
+#[test]
 fn a_toml_syntax_error_names_its_line() {
     let e = refused(&MINIMAL.replace("name = \"only\"", "name = only"));
     assert_eq!(e.line, 6, "{e}");
@@ -160,6 +199,8 @@ prop_compose! {
         timeout_ms in 2u64..60_000,
         p99 in 1u32..10_000,
         storm in any::<bool>(),
+        shed_p99 in prop::option::of(1u32..1_000),
+        of_peak in prop::option::of(0u32..=100),
     ) -> Scenario {
         let phases = phases.into_iter().enumerate().map(|(i, (duration, users, arrivals))| s(Phase {
             name: s(format!("phase_{i}")),
@@ -169,6 +210,7 @@ prop_compose! {
             arrivals_per_s: arrivals.map(s),
         })).collect::<Vec<_>>();
         let first = phases[0].get_ref().name.get_ref().clone();
+        let last = phases[phases.len() - 1].get_ref().name.get_ref().clone();
         Scenario {
             name: "random".into(),
             description: "generated".into(),
@@ -190,7 +232,14 @@ prop_compose! {
                 probe: None,
             },
             slo: Slos {
-                default: SloSet { p99_ms: Some(s(f64::from(p99))), max_silent: Some(s(0)), ..SloSet::default() },
+                default: SloSet {
+                    p99_ms: Some(s(f64::from(p99))),
+                    max_silent: Some(s(0)),
+                    shed_p99_ms: shed_p99.map(|v| s(f64::from(v))),
+                    min_goodput_of_peak: of_peak.map(|v| s(f64::from(v) / 100.0)),
+                    peak_phase: of_peak.map(|_| s(last)),
+                    ..SloSet::default()
+                },
                 phases: [(first, s(SloSet { max_shed_rate: Some(s(0.25)), ..SloSet::default() }))].into(),
             },
             leaks: None,
