@@ -20,8 +20,9 @@ fn bin(name: &str) -> PathBuf {
     path
 }
 
-/// Runs the mysql suite against `candidate_args`; returns (exit code, stdout, failed checks).
-fn mysql_suite(candidate_args: &str) -> (i32, String, Vec<String>) {
+/// Runs the mysql suite against `candidate_args`; returns (exit code, stdout,
+/// failed checks, scenarios that were checked).
+fn mysql_suite(candidate_args: &str) -> (i32, String, Vec<String>, Vec<String>) {
     let dir = tempfile::tempdir().expect("report folder");
     let scenarios = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
     let candidate = format!(
@@ -36,6 +37,8 @@ fn mysql_suite(candidate_args: &str) -> (i32, String, Vec<String>) {
         .arg(&scenarios)
         .arg("--report-dir")
         .arg(dir.path())
+        .arg("--keep-dir")
+        .arg(dir.path().join("kept"))
         .output()
         .expect("running release-gate");
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
@@ -45,9 +48,12 @@ fn mysql_suite(candidate_args: &str) -> (i32, String, Vec<String>) {
             .unwrap_or_else(|e| panic!("gate.json not written ({e}):\n{stderr}")),
     )
     .expect("gate.json is JSON");
-    let failed = report["checks"]
-        .as_array()
-        .expect("checks")
+    let checks = report["checks"].as_array().expect("checks");
+    let scenarios = checks
+        .iter()
+        .filter_map(|c| c["scenario"].as_str().map(str::to_string))
+        .collect();
+    let failed = checks
         .iter()
         .filter(|c| c["status"] != "passed")
         .map(|c| {
@@ -60,21 +66,21 @@ fn mysql_suite(candidate_args: &str) -> (i32, String, Vec<String>) {
         })
         .collect();
     eprintln!("{stdout}");
-    (out.status.code().unwrap_or(-1), stdout, failed)
+    (out.status.code().unwrap_or(-1), stdout, failed, scenarios)
 }
 
 /// Both runs in one test: they must not share the two cores.
 #[test]
 fn the_mysql_spike_passes_a_healthy_build_and_fails_a_leak_with_error_1040() {
-    let (code, stdout, failed) = mysql_suite("");
+    let (code, stdout, failed, scenarios) = mysql_suite("");
     assert_eq!(code, 0, "healthy build failed: {failed:#?}\n{stdout}");
     assert!(
-        stdout.contains("appstore-spike-mysql"),
-        "the spike step did not run:\n{stdout}"
+        scenarios.iter().any(|s| s == "appstore-spike-mysql"),
+        "the spike step did not run: {scenarios:?}"
     );
 
     let site = "chaos leak-connection on /v1/outfits";
-    let (code, stdout, failed) =
+    let (code, stdout, failed, _) =
         mysql_suite("--chaos-fault leak-connection:every=100,route=/v1/outfits,detach=true");
     assert_eq!(code, 1, "the leaking build passed:\n{stdout}");
     let connections = failed
