@@ -16,6 +16,8 @@ dpkg-query -W -f='${Status}' libssl-dev 2>/dev/null | grep -q 'ok installed' || 
 command -v clang >/dev/null 2>&1 || need+=(clang)
 dpkg-query -W -f='${Status}' libclang-dev 2>/dev/null | grep -q 'ok installed' || need+=(libclang-dev)
 dpkg-query -W -f='${Status}' libopencv-dev 2>/dev/null | grep -q 'ok installed' || need+=(libopencv-dev)
+# the spike report's browser test renders report.html in headless Chromium
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 
 if [ "${#need[@]}" -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ]; then
