@@ -124,12 +124,29 @@ impl From<sqlx::Error> for StoreError {
             sqlx::Error::Database(ref db) if is_busy_code(db.code().as_deref()) => {
                 StoreError::Busy(e)
             }
-            sqlx::Error::Database(ref db) if db.code().as_deref() == Some("1040") => {
-                // MySQL "Too many connections"
+            sqlx::Error::Database(ref db) if is_unavailable_code(db.code().as_deref()) => {
                 StoreError::Unavailable(e)
             }
             other => StoreError::Db(other),
         }
+    }
+}
+
+/// How long start-up waits for a database that does not answer yet.
+const STARTUP_WAIT: Duration = Duration::from_secs(30);
+
+/// The database is not there to answer (a retry later may succeed): MySQL
+/// "Too many connections" (1040) and server shutdown (1053); PostgreSQL
+/// connection exceptions (class 08), too many connections (53300) and
+/// operator intervention (57P01 admin shutdown, 57P02 crash shutdown, 57P03
+/// cannot connect now: a restart, a failover, a crash).
+fn is_unavailable_code(code: Option<&str>) -> bool {
+    match code {
+        Some(c) => {
+            matches!(c, "1040" | "1053" | "53300" | "57P01" | "57P02" | "57P03")
+                || (c.len() == 5 && c.starts_with("08"))
+        }
+        None => false,
     }
 }
 
@@ -188,7 +205,7 @@ impl Db {
         let options: AnyConnectOptions = url.parse()?;
         // writers queue on SQLite's lock up to this long before answering busy
         let busy_timeout_ms = (pool.acquire_timeout_ms * 2).max(1);
-        let pool_handle = AnyPoolOptions::new()
+        let pool_options = AnyPoolOptions::new()
             .max_connections(pool.max_connections)
             .min_connections(0)
             .acquire_timeout(Duration::from_millis(pool.acquire_timeout_ms))
@@ -206,9 +223,25 @@ impl Db {
                     }
                     Ok(())
                 })
-            })
-            .connect_with(options)
-            .await?;
+            });
+        // A database that is restarting, or a machine busy enough that the
+        // first connection takes longer than the acquire timeout, is waited
+        // for (bounded), not a reason to exit at start.
+        let deadline = std::time::Instant::now() + STARTUP_WAIT;
+        let mut pause = Duration::from_millis(100);
+        let pool_handle = loop {
+            match pool_options.clone().connect_with(options.clone()).await {
+                Ok(p) => break p,
+                Err(e @ (sqlx::Error::PoolTimedOut | sqlx::Error::Io(_)))
+                    if std::time::Instant::now() + pause < deadline =>
+                {
+                    tracing::warn!(error = %e, "waiting for the database");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(2));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
         metrics.pool_max.set(i64::from(pool.max_connections));
         let tracker = tracked::Tracker::start(
             Duration::from_millis(pool.leak_threshold_ms),
@@ -352,6 +385,19 @@ mod tests {
             "SELECT a FROM t WHERE b = $1 AND c = $2"
         );
         assert_eq!(Backend::Sqlite.sql("x = ?"), "x = ?");
+    }
+
+    #[test]
+    fn restarts_and_full_servers_are_unavailable_not_errors() {
+        for code in [
+            "1040", "1053", "53300", "57P01", "57P02", "57P03", "08006", "08001",
+        ] {
+            assert!(is_unavailable_code(Some(code)), "{code}");
+        }
+        for code in ["23505", "42P01", "1062", "5", "08"] {
+            assert!(!is_unavailable_code(Some(code)), "{code}");
+        }
+        assert!(!is_unavailable_code(None));
     }
 
     #[test]
