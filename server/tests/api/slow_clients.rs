@@ -14,8 +14,11 @@ const SLOWLORIS: usize = 2_000;
 /// Generous: on a loaded 2-core machine a normal request takes milliseconds.
 const NORMAL_BOUND: Duration = Duration::from_secs(2);
 
-async fn normal_clients_are_served(app: &TestApp, n: usize) {
+/// Serves `n` normal requests one after another; returns their latencies.
+async fn normal_clients_are_served(app: &TestApp, n: usize) -> Vec<Duration> {
+    let mut took = Vec::with_capacity(n);
     for _ in 0..n {
+        let sent = tokio::time::Instant::now();
         let r = tokio::time::timeout(
             NORMAL_BOUND,
             app.client.get(app.url("/v1/garments/1")).send(),
@@ -24,8 +27,21 @@ async fn normal_clients_are_served(app: &TestApp, n: usize) {
         .expect("a normal client was kept waiting")
         .expect("a normal client got no answer");
         assert_eq!(r.status(), 200);
+        let _ = r.bytes().await;
+        took.push(sent.elapsed());
     }
+    took
 }
+
+fn p99(mut took: Vec<Duration>) -> Duration {
+    took.sort();
+    took[(took.len() * 99).div_ceil(100).saturating_sub(1)]
+}
+
+/// Scheduler noise on a shared 2-core machine: a quiet p99 of a few
+/// milliseconds doubles on one hiccup, so the bound is twice the quiet p99
+/// plus this much.
+const NOISE: Duration = Duration::from_millis(10);
 
 /// True when the server closed the connection (EOF or reset) within `within`.
 async fn closed_by_server(stream: &mut TcpStream, within: Duration) -> bool {
@@ -47,6 +63,9 @@ async fn slowloris_connections_are_cut_while_normal_clients_are_served() {
         s.http.header_read_timeout_ms = 1_500;
     })
     .await;
+    // normal clients' latency with nobody else connected
+    let _ = normal_clients_are_served(&app, 20).await;
+    let quiet = p99(normal_clients_are_served(&app, 200).await);
     let mut loris = Vec::with_capacity(SLOWLORIS);
     for _ in 0..SLOWLORIS {
         let mut s = TcpStream::connect(app.addr).await.expect("connect");
@@ -56,13 +75,22 @@ async fn slowloris_connections_are_cut_while_normal_clients_are_served() {
         loris.push(s);
     }
     // trickle one byte a second on every connection, twice, serving normal clients between
+    let mut loaded = Vec::new();
     for _ in 0..2 {
         for s in &mut loris {
             let _ = s.write_all(b"X").await;
         }
-        normal_clients_are_served(&app, 20).await;
+        loaded.extend(normal_clients_are_served(&app, 100).await);
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
+    let loaded = p99(loaded);
+    eprintln!(
+        "normal clients' p99: {quiet:?} quiet, {loaded:?} beside {SLOWLORIS} slowloris connections"
+    );
+    assert!(
+        loaded <= quiet * 2 + NOISE,
+        "slowloris connections slowed normal clients: p99 {loaded:?} vs {quiet:?} quiet"
+    );
     let mut cut = 0;
     for s in &mut loris {
         if closed_by_server(s, Duration::from_secs(3)).await {
