@@ -18,6 +18,7 @@ mod faults;
 mod html;
 mod ledger;
 mod loadrun;
+mod migrations;
 mod report;
 mod suite;
 mod verdict;
@@ -69,6 +70,11 @@ struct Cli {
     /// Where a passing candidate's binary is kept, for rollback.
     #[arg(long, default_value = "reports/last-passing")]
     keep_dir: PathBuf,
+    /// The last released build's command (as `--candidate`). Adds the
+    /// `baseline-migrations` step: the candidate must start on the database
+    /// the baseline migrated and wrote to, and read what it wrote.
+    #[arg(long, value_name = "CMD")]
+    baseline: Option<String>,
     /// `KEY=VALUE` set in the candidate's environment (repeatable).
     #[arg(long = "candidate-env", value_name = "KEY=VALUE")]
     candidate_env: Vec<String>,
@@ -109,6 +115,12 @@ async fn gate(cli: Cli) -> ExitCode {
         eprintln!("error: unknown suite {:?} (ci, full or mysql)", cli.suite);
         return ExitCode::from(2);
     };
+    if cli.baseline.is_some() {
+        // right after the configuration check: a candidate that cannot take
+        // over the last release's database need not be loaded
+        let at = usize::from(matches!(steps.first(), Some(suite::Step::ProductionConfig)));
+        steps.insert(at, suite::Step::BaselineMigrations);
+    }
     if !cli.only.is_empty() {
         if let Some(bad) = cli
             .only
@@ -175,6 +187,7 @@ async fn gate(cli: Cli) -> ExitCode {
         instances: cli.instances,
         env,
         fault_database_url: cli.fault_database_url.as_deref(),
+        baseline: cli.baseline.as_deref(),
     };
     let mut checks = Vec::new();
     for step in &steps {

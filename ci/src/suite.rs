@@ -19,6 +19,9 @@ use crate::{
 pub(crate) enum Step {
     /// Feature flags off, capacity arithmetic.
     ProductionConfig,
+    /// The candidate on a database the baseline build migrated and wrote to
+    /// (only with `--baseline`).
+    BaselineMigrations,
     /// Every onboarding step, asserted on content, with a latency bound per step.
     Onboarding {
         installs: usize,
@@ -40,6 +43,7 @@ impl Step {
     pub(crate) fn name(&self) -> &str {
         match self {
             Step::ProductionConfig => "production-config",
+            Step::BaselineMigrations => "baseline-migrations",
             Step::Onboarding { .. } => "onboarding-checklist",
             Step::Load { name, .. } => name,
         }
@@ -148,6 +152,8 @@ pub(crate) struct Context<'a> {
     /// An admin URL of the PostgreSQL/MySQL server for steps whose scenario
     /// schedules database faults (they need a network link to cut).
     pub(crate) fault_database_url: Option<&'a str>,
+    /// The last released build's command (`--baseline`).
+    pub(crate) baseline: Option<&'a str>,
 }
 
 /// The scheduled database faults of a load step's scenario, when it has any.
@@ -220,6 +226,19 @@ pub(crate) async fn run_step(step: &Step, cx: &Context<'_>) -> Vec<Check> {
             )];
         }
     };
+    if let Step::BaselineMigrations = step {
+        let found = match cx.baseline {
+            Some(baseline) => crate::migrations::run(baseline, cx, &db.url, &dir).await,
+            None => vec![Check::new(
+                &scenario,
+                "baseline",
+                Status::Inconclusive,
+                "no --baseline command",
+            )],
+        };
+        let took = started.elapsed().as_secs_f64();
+        return found.into_iter().map(|c| c.took(took)).collect();
+    }
     let link = match &planned {
         Some(_) => match faults::DbLink::start(&db.url).await {
             Ok(link) => Some(link),
@@ -262,6 +281,8 @@ pub(crate) async fn run_step(step: &Step, cx: &Context<'_>) -> Vec<Check> {
     )];
     found.extend(match step {
         Step::ProductionConfig => production_config(&candidate, cx).await,
+        // handled before the candidate starts
+        Step::BaselineMigrations => Vec::new(),
         Step::Onboarding {
             installs,
             step_bound,

@@ -77,13 +77,21 @@ fn postgres_url() -> String {
 static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn gate(candidate_args: &str, extra: &[&str]) -> Verdict {
+    let (server, _) = binaries();
+    gate_command(
+        &format!("'{}' serve {candidate_args}", server.display()),
+        extra,
+    )
+}
+
+/// The gate with a whole candidate command.
+fn gate_command(candidate: &str, extra: &[&str]) -> Verdict {
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
-    let (server, loadbot) = binaries();
+    let (_, loadbot) = binaries();
     let dir = tempfile::tempdir().expect("report folder");
     let scenarios = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
-    let candidate = format!("'{}' serve {candidate_args}", server.display());
     let out = Command::new(env!("CARGO_BIN_EXE_release-gate"))
-        .args(["--suite", "ci", "--candidate", &candidate])
+        .args(["--suite", "ci", "--candidate", candidate])
         .arg("--loadbot-bin")
         .arg(loadbot)
         .arg("--scenarios-dir")
@@ -346,4 +354,69 @@ fn explain_prints_the_phases_in_words_and_rejects_a_bad_file() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("bad.toml") && err.contains("phasez"), "{err}");
+}
+
+/// Stands in for a release whose first migration was edited after it
+/// shipped: it rewrites the stored checksum of the first applied migration
+/// (as if the file had changed), then runs the real server, whose migrator
+/// must refuse the database.
+const EDITED_MIGRATION: &str = r#"
+import os, sqlite3, sys
+args = sys.argv[1:]
+url = args[args.index("--database-url") + 1]
+path = url.split("sqlite://", 1)[1].split("?", 1)[0]
+db = sqlite3.connect(path)
+db.execute("UPDATE _sqlx_migrations SET checksum = x'00' "
+           "WHERE version = (SELECT MIN(version) FROM _sqlx_migrations)")
+db.commit()
+db.close()
+os.execv(args[0], args)
+"#;
+
+#[test]
+fn the_candidate_must_take_over_the_database_the_baseline_left() {
+    let (server, _) = binaries();
+    let baseline = format!("'{}' serve", server.display());
+    let args = [
+        "--only",
+        "baseline-migrations",
+        "--baseline",
+        baseline.as_str(),
+    ];
+
+    let v = gate("", &args);
+    assert_eq!(v.code, 0, "{}\n{:?}", v.stdout, v.failed_checks());
+    let passed: Vec<&str> = v.report["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .filter(|c| c["status"] == "passed")
+        .filter_map(|c| c["name"].as_str())
+        .collect();
+    for name in [
+        "baseline writes",
+        "candidate starts on the baseline's database",
+        "baseline data readable",
+    ] {
+        assert!(passed.contains(&name), "{name} not passed: {passed:?}");
+    }
+
+    let dir = tempfile::tempdir().expect("folder");
+    let script = dir.path().join("edited_migration.py");
+    std::fs::write(&script, EDITED_MIGRATION).expect("script");
+    let candidate = format!(
+        "python3 '{}' '{}' serve",
+        script.display(),
+        server.display()
+    );
+    let v = gate_command(&candidate, &args);
+    assert_eq!(v.code, 1, "{}", v.stdout);
+    let failed = v.failed_checks();
+    assert!(
+        failed.iter().any(
+            |f| f.contains("candidate starts on the baseline's database")
+                && f.contains("previously applied but has been modified")
+        ),
+        "{failed:?}"
+    );
 }
