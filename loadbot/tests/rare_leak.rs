@@ -107,12 +107,16 @@ fn one_connection_leaked_per_10000_requests_is_caught_in_a_spike_and_its_site_na
     let summary = c["summary"].as_str().unwrap_or("");
     let site = format!("chaos leak-connection on {ROUTE}");
     assert!(summary.contains(&site), "site not named: {summary}");
-    // one leak per 10,000: as many as the route's count allows, no more
-    let leaked = (sent / 10_000).to_string();
+    // one leak per 10,000: as many connections stay in use as the route's
+    // count allows (a leak in the last seconds is not yet past the threshold,
+    // so the site may be named for fewer)
+    let leaked = sent / 10_000;
     assert!(
-        summary.contains(&format!("{leaked} x '{site}'")),
-        "expected {leaked} leaked after {sent} requests: {summary}"
+        summary.contains(&format!(": {leaked} in use")),
+        "expected {leaked} in use after {sent} requests: {summary}"
     );
+    let named = (1..=leaked).any(|n| summary.contains(&format!("{n} x '{site}'")));
+    assert!(named, "expected 1 to {leaked} named: {summary}");
     let page = std::fs::read_to_string(leaky.join("report.html")).expect("report.html");
     assert!(
         page.contains(&site),
