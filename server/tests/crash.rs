@@ -5,47 +5,25 @@
 
 use std::{
     collections::HashSet,
-    process::Stdio,
     sync::{Arc, Mutex},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use rand::{Rng, SeedableRng, rngs::SmallRng};
 use serde_json::{Value, json};
 use sqlx::{Connection, Row};
-use tokio::{
-    io::{AsyncBufReadExt, BufReader},
-    process::{Child, Command},
-};
+use tokio::process::Child;
+
+mod common;
 
 const KILLS: usize = 10;
 const WRITERS: usize = 4;
 
 /// Starts the server on `url`; returns it, its base URL and how long it took to be ready.
+/// Per-user write limits are off: four writers of one user write far faster
+/// than an app would, and this test is about durability, not limits.
 async fn start(url: &str) -> (Child, String, Duration) {
-    let started = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_outfit-server"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--database-url", url])
-        .args(["--seed-garments", "300"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start outfit-server");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let base = tokio::time::timeout(Duration::from_secs(60), async {
-        while let Some(line) = lines.next_line().await.expect("read stdout") {
-            if let Some(base) = line.strip_prefix("listening on ") {
-                return base.trim().to_string();
-            }
-        }
-        panic!("the server exited before it was ready");
-    })
-    .await
-    .expect("the server became ready within 60 s");
-    (child, base, started.elapsed())
+    common::start_server(url, &[], &[("APP_RATE_LIMIT__ENABLED", "false")]).await
 }
 
 /// One writer: feedback with unique idempotency keys until the server dies.
