@@ -13,6 +13,8 @@ use serde_json::{Value, json};
 use crate::verdict::Check;
 
 const EVERY: Duration = Duration::from_millis(100);
+/// Longest `Retry-After` honoured (the loop's clock bound stays meaningful).
+const MOST_RETRY_AFTER: Duration = Duration::from_secs(5);
 /// Most writes one run sends (a bound on the loop, whatever the clock says).
 const MOST: usize = 20_000;
 
@@ -90,10 +92,23 @@ pub(crate) async fn write_until(base: &str, until: Instant) -> anyhow::Result<Le
             .json(&json!({ "action": "like", "garment_ids": ids, "idempotency_key": key }))
             .send()
             .await;
-        if answer.is_ok_and(|r| r.status().is_success()) {
-            ledger.acknowledged.push(key);
-        }
-        tokio::time::sleep(EVERY).await;
+        // like an app, honour the server's per-user write limit (429 + Retry-After)
+        // instead of sending writes it is bound to refuse
+        let pause = match answer {
+            Ok(r) if r.status().is_success() => {
+                ledger.acknowledged.push(key);
+                EVERY
+            }
+            Ok(r) if r.status() == reqwest::StatusCode::TOO_MANY_REQUESTS => r
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok())
+                .map_or(EVERY, |s| {
+                    Duration::from_secs(s).clamp(EVERY, MOST_RETRY_AFTER)
+                }),
+            _ => EVERY,
+        };
+        tokio::time::sleep(pause).await;
     }
     Ok(ledger)
 }
