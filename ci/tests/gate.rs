@@ -84,14 +84,19 @@ fn gate(candidate_args: &str, extra: &[&str]) -> Verdict {
     )
 }
 
-/// The gate with a whole candidate command.
+/// The ci suite with a whole candidate command.
 fn gate_command(candidate: &str, extra: &[&str]) -> Verdict {
+    suite_command("ci", candidate, extra)
+}
+
+/// A suite with a whole candidate command.
+fn suite_command(suite: &str, candidate: &str, extra: &[&str]) -> Verdict {
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
     let (_, loadbot) = binaries();
     let dir = tempfile::tempdir().expect("report folder");
     let scenarios = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
     let out = Command::new(env!("CARGO_BIN_EXE_release-gate"))
-        .args(["--suite", "ci", "--candidate", candidate])
+        .args(["--suite", suite, "--candidate", candidate])
         .arg("--loadbot-bin")
         .arg(loadbot)
         .arg("--scenarios-dir")
@@ -418,5 +423,57 @@ fn the_candidate_must_take_over_the_database_the_baseline_left() {
                 && f.contains("previously applied but has been modified")
         ),
         "{failed:?}"
+    );
+}
+
+/// The original stack, proven both ways: the mysql suite starts a private
+/// MariaDB with a low `max_connections`, passes a healthy candidate, and fails
+/// one that leaks connections out of its pool, naming the leak, the
+/// database's own count and error 1040.
+#[test]
+fn the_mysql_spike_passes_a_healthy_build_and_fails_a_leak_with_error_1040() {
+    let (server, _) = binaries();
+    let v = suite_command("mysql", &format!("'{}' serve", server.display()), &[]);
+    assert_eq!(v.code, 0, "healthy build failed: {:#?}", v.failed_checks());
+    let scenarios: Vec<&str> = v.report["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .filter_map(|c| c["scenario"].as_str())
+        .collect();
+    assert!(
+        scenarios.contains(&"appstore-spike-mysql"),
+        "the spike step did not run: {scenarios:?}"
+    );
+
+    let site = "chaos leak-connection on /v1/outfits";
+    let v = suite_command(
+        "mysql",
+        &format!(
+            "'{}' serve --chaos-fault leak-connection:every=100,route=/v1/outfits,detach=true",
+            server.display()
+        ),
+        &[],
+    );
+    assert_eq!(v.code, 1, "the leaking build passed:\n{}", v.stdout);
+    let failed = v.failed_checks();
+    let connections = failed
+        .iter()
+        .find(|f| f.contains("connections back and matching"))
+        .unwrap_or_else(|| panic!("the connection check did not fail: {failed:#?}"));
+    assert!(connections.contains("LEAK"), "{connections}");
+    assert!(connections.contains(site), "site not named: {connections}");
+    assert!(
+        connections.contains("Too many connections (max_connections 24)"),
+        "error 1040 not named: {connections}"
+    );
+    assert!(
+        connections.contains("seen by mysql"),
+        "the database's own count is missing: {connections}"
+    );
+    // the leak, not a tired machine: memory and tasks are not blamed
+    assert!(
+        !failed.iter().any(|f| f.contains("memory growth")),
+        "{failed:#?}"
     );
 }
