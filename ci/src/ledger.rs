@@ -116,25 +116,23 @@ pub(crate) async fn write_until(base: &str, until: Instant) -> anyhow::Result<Le
 /// The idempotency keys of `user_id`'s feedback, read from the database itself.
 async fn stored_keys(database_url: &str, user_id: i64) -> anyhow::Result<Vec<String>> {
     use sqlx::{Connection, Row};
-    let rows = if database_url.starts_with("postgres") {
-        let mut conn = sqlx::PgConnection::connect(database_url).await?;
-        sqlx::query("SELECT idempotency_key FROM feedback WHERE user_id = $1 AND idempotency_key IS NOT NULL")
-            .bind(user_id)
-            .fetch_all(&mut conn)
-            .await?
-            .iter()
-            .map(|r| r.try_get::<String, _>(0))
-            .collect::<Result<Vec<_>, _>>()?
+    sqlx::any::install_default_drivers();
+    let placeholder = if database_url.starts_with("postgres") {
+        "$1"
     } else {
-        let mut conn = sqlx::MySqlConnection::connect(database_url).await?;
-        sqlx::query("SELECT idempotency_key FROM feedback WHERE user_id = ? AND idempotency_key IS NOT NULL")
-            .bind(user_id)
-            .fetch_all(&mut conn)
-            .await?
-            .iter()
-            .map(|r| r.try_get::<String, _>(0))
-            .collect::<Result<Vec<_>, _>>()?
+        "?"
     };
+    let sql = format!(
+        "SELECT idempotency_key FROM feedback WHERE user_id = {placeholder} AND idempotency_key IS NOT NULL"
+    );
+    let mut conn = sqlx::AnyConnection::connect(database_url).await?;
+    let rows = sqlx::query(&sql)
+        .bind(user_id)
+        .fetch_all(&mut conn)
+        .await?
+        .iter()
+        .map(|r| r.try_get::<String, _>(0))
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(rows)
 }
 
