@@ -1,8 +1,51 @@
-//! `release-gate explain FILE`: a scenario in plain words.
+//! `release-gate explain FILE`: a scenario or a checklist in plain words.
 
-use std::fmt::Write as _;
+use std::{fmt::Write as _, path::Path};
 
-use scenarios::{Ramp, Scenario, SloSet};
+use scenarios::{Checklist, Ramp, Scenario, ScenarioError, SloSet, checklist::Shown};
+
+/// The file in sentences: a checklist (`kind = "checklist"`) or a load scenario.
+pub(crate) fn explain_file(path: &Path) -> Result<String, ScenarioError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ScenarioError::Read {
+        file: path.display().to_string(),
+        message: e.to_string(),
+    })?;
+    if Checklist::declared_in(&text) {
+        Ok(explain_checklist(&Checklist::parse(&text, path)?))
+    } else {
+        Ok(explain(&Scenario::parse(&text, path)?))
+    }
+}
+
+/// The checklist described step by step.
+pub(crate) fn explain_checklist(c: &Checklist) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "Checklist {:?}: {}", c.name, c.description);
+    let _ = writeln!(
+        out,
+        "Each new install walks {} steps in order; each must answer within {} (unless the gate sets its own bound) and hold on content.\n",
+        c.steps.len(),
+        c.step_bound
+    );
+    for (i, step) in c.steps.iter().enumerate() {
+        let r = &step.request;
+        let _ = writeln!(out, "{}. {}: {} {}", i + 1, step.name, r.method, r.path);
+        if let Some(auth) = &r.auth {
+            let _ = writeln!(out, "   as bearer {auth}");
+        }
+        if let Some(body) = &r.body {
+            let _ = writeln!(out, "   sending {}", Shown(body));
+        }
+        let _ = writeln!(out, "   expects status {}", step.status);
+        for a in &step.json {
+            let _ = writeln!(out, "   and at {}: {}", a.pointer, a.matcher);
+        }
+        for (name, pointer) in &step.save {
+            let _ = writeln!(out, "   saves {pointer} as {{{name}}}");
+        }
+    }
+    out
+}
 
 fn ramp(r: Option<&Ramp>, unit: &str) -> Option<String> {
     r.map(|r| {
@@ -123,6 +166,25 @@ pub(crate) fn explain(s: &Scenario) -> String {
                 }
             );
         }
+    }
+    if let Some(r) = &s.regression {
+        let phases: Vec<&str> = if r.phases.is_empty() {
+            s.phases
+                .iter()
+                .map(|p| p.get_ref().name.get_ref().as_str())
+                .collect()
+        } else {
+            r.phases.iter().map(|p| p.get_ref().as_str()).collect()
+        };
+        let _ = writeln!(
+            out,
+            "\nAgainst a baseline build (release-gate --baseline): {} runs of each, alternately; in {} the candidate fails when, with {:.0}% confidence, its p99 is more than {:.0}% above the baseline's or its goodput more than {:.0}% below.",
+            r.runs.get_ref(),
+            phases.join(", "),
+            r.confidence.get_ref() * 100.0,
+            r.max_p99_increase.get_ref() * 100.0,
+            r.max_goodput_decrease.get_ref() * 100.0,
+        );
     }
     out
 }

@@ -51,21 +51,33 @@ pub(crate) struct LoadRun<'a> {
 }
 
 #[derive(Debug, Deserialize)]
-struct Summary {
-    verdict: String,
+pub(crate) struct Summary {
+    pub(crate) verdict: String,
     requests: u64,
     #[serde(default)]
     failures: Vec<String>,
-    phases: Vec<Phase>,
+    pub(crate) phases: Vec<Phase>,
     #[serde(default)]
     self_check: serde_json::Value,
 }
 
 #[derive(Debug, Deserialize)]
-struct Phase {
-    name: String,
+pub(crate) struct Phase {
+    pub(crate) name: String,
+    pub(crate) start_s: f64,
+    pub(crate) end_s: f64,
     requests: u64,
+    #[serde(default)]
+    pub(crate) outcomes: std::collections::BTreeMap<String, u64>,
+    /// Per outcome (`ok`, `shed`): the percentiles, timed from the intended start.
+    #[serde(default)]
+    pub(crate) latency_ms: std::collections::BTreeMap<String, Percentiles>,
     slo: Vec<Slo>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct Percentiles {
+    pub(crate) p99: Option<f64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -84,7 +96,7 @@ struct Slo {
 pub(crate) async fn run(run: &LoadRun<'_>, target: &str) -> Vec<Check> {
     let started = Instant::now();
     match run_inner(run, target).await {
-        Ok(checks) => checks
+        Ok((checks, _)) => checks
             .into_iter()
             .map(|c| c.took(started.elapsed().as_secs_f64()))
             .collect(),
@@ -100,7 +112,11 @@ pub(crate) async fn run(run: &LoadRun<'_>, target: &str) -> Vec<Check> {
     }
 }
 
-async fn run_inner(run: &LoadRun<'_>, target: &str) -> anyhow::Result<Vec<Check>> {
+/// Runs loadbot against `target`: its SLO checks and its summary.
+pub(crate) async fn run_inner(
+    run: &LoadRun<'_>,
+    target: &str,
+) -> anyhow::Result<(Vec<Check>, Summary)> {
     std::fs::create_dir_all(run.report_dir)?;
     let log = std::fs::File::create(run.report_dir.join("loadbot.log"))?;
     let budget = run
@@ -147,7 +163,7 @@ async fn run_inner(run: &LoadRun<'_>, target: &str) -> anyhow::Result<Vec<Check>
     let text = std::fs::read_to_string(run.report_dir.join("summary.json"))
         .context("reading loadbot's summary.json")?;
     let summary: Summary = serde_json::from_str(&text).context("reading loadbot's summary.json")?;
-    Ok(checks_of(run.scenario_name, &summary, code))
+    Ok((checks_of(run.scenario_name, &summary, code), summary))
 }
 
 fn checks_of(scenario: &str, s: &Summary, exit_code: i32) -> Vec<Check> {

@@ -19,7 +19,9 @@ mod html;
 mod ledger;
 mod loadrun;
 mod migrations;
+mod perf;
 mod report;
+mod stats;
 mod suite;
 mod verdict;
 
@@ -70,11 +72,17 @@ struct Cli {
     /// Where a passing candidate's binary is kept, for rollback.
     #[arg(long, default_value = "reports/last-passing")]
     keep_dir: PathBuf,
-    /// The last released build's command (as `--candidate`). Adds the
-    /// `baseline-migrations` step: the candidate must start on the database
-    /// the baseline migrated and wrote to, and read what it wrote.
-    #[arg(long, value_name = "CMD")]
+    /// The last released build: its command (as `--candidate`), or the
+    /// `gate.json` of an earlier gate run (e.g. `reports/last-passing/gate.json`).
+    /// Adds `baseline-migrations` (the candidate must start on the database
+    /// the baseline migrated and wrote to, and read what it wrote) and
+    /// `performance` (p99 and goodput per phase against the baseline's, on a
+    /// confidence interval from repeated runs).
+    #[arg(long, value_name = "CMD|REPORT")]
     baseline: Option<String>,
+    /// Runs of each build in the `performance` step [default: its scenario's `regression.runs`].
+    #[arg(long, value_name = "N")]
+    runs: Option<u32>,
     /// `KEY=VALUE` set in the candidate's environment (repeatable).
     #[arg(long = "candidate-env", value_name = "KEY=VALUE")]
     candidate_env: Vec<String>,
@@ -89,9 +97,9 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Some(Command::Explain { file }) = &cli.command {
-        return match scenarios::Scenario::from_file(file) {
-            Ok(s) => {
-                print!("{}", explain::explain(&s));
+        return match explain::explain_file(file) {
+            Ok(text) => {
+                print!("{text}");
                 ExitCode::SUCCESS
             }
             Err(e) => {
@@ -120,6 +128,12 @@ async fn gate(cli: Cli) -> ExitCode {
         // over the last release's database need not be loaded
         let at = usize::from(matches!(steps.first(), Some(suite::Step::ProductionConfig)));
         steps.insert(at, suite::Step::BaselineMigrations);
+        if !steps
+            .iter()
+            .any(|s| matches!(s, suite::Step::Performance { .. }))
+        {
+            steps.push(suite::PERFORMANCE);
+        }
     }
     if !cli.only.is_empty() {
         if let Some(bad) = cli
@@ -145,7 +159,12 @@ async fn gate(cli: Cli) -> ExitCode {
             }
         }
     }
-    let needs_loadbot = steps.iter().any(|s| matches!(s, suite::Step::Load { .. }));
+    let needs_loadbot = steps.iter().any(|s| {
+        matches!(
+            s,
+            suite::Step::Load { .. } | suite::Step::Performance { .. }
+        )
+    });
     let loadbot = if needs_loadbot {
         match loadrun::locate_loadbot(cli.loadbot_bin.as_deref()) {
             Ok(p) => Some(p),
@@ -188,6 +207,8 @@ async fn gate(cli: Cli) -> ExitCode {
         env,
         fault_database_url: cli.fault_database_url.as_deref(),
         baseline: cli.baseline.as_deref(),
+        runs: cli.runs,
+        performance: std::sync::Mutex::new(None),
     };
     let mut checks = Vec::new();
     for step in &steps {
@@ -208,7 +229,8 @@ async fn gate(cli: Cli) -> ExitCode {
         );
         checks.extend(found);
     }
-    let report = verdict::GateReport::new(&cli.suite, &cli.candidate, checks);
+    let mut report = verdict::GateReport::new(&cli.suite, &cli.candidate, checks);
+    report.performance = cx.performance.lock().ok().and_then(|mut p| p.take());
     if let Err(e) = report::write_all(&report, &cli.report_dir) {
         eprintln!("error: writing the reports: {e:#}");
         return ExitCode::from(3);

@@ -24,8 +24,18 @@ pub(crate) enum Step {
     BaselineMigrations,
     /// Every onboarding step, asserted on content, with a latency bound per step.
     Onboarding {
+        /// The checklist file in the scenarios folder.
+        file: &'static str,
         installs: usize,
         step_bound: Duration,
+    },
+    /// The candidate against the baseline build (or an earlier report), on
+    /// p99 and goodput per phase; without a baseline its runs are recorded.
+    Performance {
+        file: &'static str,
+        /// The scenario's own peak and length when `None`.
+        users: Option<u32>,
+        duration: Option<&'static str>,
     },
     /// A loadbot scenario.
     Load {
@@ -45,6 +55,7 @@ impl Step {
             Step::ProductionConfig => "production-config",
             Step::BaselineMigrations => "baseline-migrations",
             Step::Onboarding { .. } => "onboarding-checklist",
+            Step::Performance { .. } => crate::perf::STEP,
             Step::Load { name, .. } => name,
         }
     }
@@ -53,6 +64,7 @@ impl Step {
 /// The steps of a named suite.
 pub(crate) fn steps(suite: &str) -> Option<Vec<Step>> {
     let onboarding = |installs| Step::Onboarding {
+        file: "onboarding-checklist.toml",
         installs,
         step_bound: Duration::from_millis(1_000),
     };
@@ -117,6 +129,8 @@ pub(crate) fn steps(suite: &str) -> Option<Vec<Step>> {
                 duration: "10m30s",
                 workers: None,
             },
+            // recorded even without a baseline: the kept gate.json is the next baseline
+            PERFORMANCE,
         ]),
         // the original stack: MySQL with a low max_connections (main.rs starts a
         // private MariaDB with MYSQL_SUITE_MAX_CONNECTIONS unless given a server)
@@ -133,6 +147,13 @@ pub(crate) fn steps(suite: &str) -> Option<Vec<Step>> {
         _ => None,
     }
 }
+
+/// The `performance` step, in the full suite and wherever `--baseline` is given.
+pub(crate) const PERFORMANCE: Step = Step::Performance {
+    file: "perf-compare.toml",
+    users: None,
+    duration: None,
+};
 
 /// `max_connections` of the private MariaDB the `mysql` suite starts: one
 /// candidate's pool (16) fits with room, a leak that escapes the pool does not.
@@ -152,8 +173,12 @@ pub(crate) struct Context<'a> {
     /// An admin URL of the PostgreSQL/MySQL server for steps whose scenario
     /// schedules database faults (they need a network link to cut).
     pub(crate) fault_database_url: Option<&'a str>,
-    /// The last released build's command (`--baseline`).
+    /// The last released build's command, or an earlier gate.json (`--baseline`).
     pub(crate) baseline: Option<&'a str>,
+    /// `--runs`: runs of each build in the `performance` step, over its scenario's.
+    pub(crate) runs: Option<u32>,
+    /// The `performance` step's runs, for gate.json.
+    pub(crate) performance: std::sync::Mutex<Option<crate::perf::Record>>,
 }
 
 /// The scheduled database faults of a load step's scenario, when it has any.
@@ -226,15 +251,24 @@ pub(crate) async fn run_step(step: &Step, cx: &Context<'_>) -> Vec<Check> {
             )];
         }
     };
+    if let Step::Performance {
+        file,
+        users,
+        duration,
+    } = step
+    {
+        let (found, record) =
+            crate::perf::run(cx.scenarios_dir.join(file), *users, *duration, cx, &dir).await;
+        if let Ok(mut slot) = cx.performance.lock() {
+            *slot = record;
+        }
+        let took = started.elapsed().as_secs_f64();
+        return found.into_iter().map(|c| c.took(took)).collect();
+    }
     if let Step::BaselineMigrations = step {
-        let found = match cx.baseline {
-            Some(baseline) => crate::migrations::run(baseline, cx, &db.url, &dir).await,
-            None => vec![Check::new(
-                &scenario,
-                "baseline",
-                Status::Inconclusive,
-                "no --baseline command",
-            )],
+        let found = match baseline_command(cx.baseline) {
+            Ok(baseline) => crate::migrations::run(&baseline, cx, &db.url, &dir).await,
+            Err(why) => vec![Check::new(&scenario, "baseline", Status::Inconclusive, why)],
         };
         let took = started.elapsed().as_secs_f64();
         return found.into_iter().map(|c| c.took(took)).collect();
@@ -282,14 +316,16 @@ pub(crate) async fn run_step(step: &Step, cx: &Context<'_>) -> Vec<Check> {
     found.extend(match step {
         Step::ProductionConfig => production_config(&candidate, cx).await,
         // handled before the candidate starts
-        Step::BaselineMigrations => Vec::new(),
+        Step::BaselineMigrations | Step::Performance { .. } => Vec::new(),
         Step::Onboarding {
+            file,
             installs,
             step_bound,
         } => {
             checklist::run(
                 &candidate.url,
                 &checklist::Settings {
+                    file: cx.scenarios_dir.join(file),
                     installs: *installs,
                     step_bound: *step_bound,
                 },
@@ -488,12 +524,32 @@ async fn production_config(candidate: &Candidate, cx: &Context<'_>) -> Vec<Check
     found
 }
 
-/// A fresh database: a SQLite file in the step's folder, or a new database on the given server.
-struct FreshDb {
-    url: String,
+/// The baseline build's command: `--baseline CMD`, or with `--baseline
+/// REPORT` the `command.txt` the gate kept beside that report.
+fn baseline_command(baseline: Option<&str>) -> Result<String, String> {
+    match baseline.map(crate::perf::Baseline::of) {
+        None => Err("no --baseline command".into()),
+        Some(crate::perf::Baseline::Command(cmd)) => Ok(cmd.to_string()),
+        Some(crate::perf::Baseline::Report(path)) => {
+            let kept = path.with_file_name("command.txt");
+            std::fs::read_to_string(&kept)
+                .map(|c| c.trim().to_string())
+                .map_err(|e| {
+                    format!(
+                        "--baseline is a report, and no command.txt is beside it to start that build ({}: {e}); the gate's --keep-dir holds both",
+                        kept.display()
+                    )
+                })
+        }
+    }
 }
 
-async fn fresh_database(admin: Option<&str>, dir: &Path) -> anyhow::Result<FreshDb> {
+/// A fresh database: a SQLite file in the step's folder, or a new database on the given server.
+pub(crate) struct FreshDb {
+    pub(crate) url: String,
+}
+
+pub(crate) async fn fresh_database(admin: Option<&str>, dir: &Path) -> anyhow::Result<FreshDb> {
     use sqlx::Connection;
     let Some(admin) = admin else {
         let path = dir.join("candidate.db");

@@ -76,6 +76,9 @@ pub(crate) struct GateReport {
     pub(crate) candidate: String,
     pub(crate) passed: bool,
     pub(crate) checks: Vec<Check>,
+    /// The `performance` step's runs: a later gate's `--baseline REPORT`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) performance: Option<crate::perf::Record>,
 }
 
 impl GateReport {
@@ -86,6 +89,7 @@ impl GateReport {
             candidate: candidate.to_string(),
             passed,
             checks,
+            performance: None,
         }
     }
 

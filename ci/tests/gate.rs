@@ -91,16 +91,21 @@ fn gate_command(candidate: &str, extra: &[&str]) -> Verdict {
 
 /// A suite with a whole candidate command.
 fn suite_command(suite: &str, candidate: &str, extra: &[&str]) -> Verdict {
+    let scenarios = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+    suite_in(suite, candidate, extra, &scenarios)
+}
+
+/// A suite with a whole candidate command and a folder of scenario files.
+fn suite_in(suite: &str, candidate: &str, extra: &[&str], scenarios: &Path) -> Verdict {
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
     let (_, loadbot) = binaries();
     let dir = tempfile::tempdir().expect("report folder");
-    let scenarios = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
     let out = Command::new(env!("CARGO_BIN_EXE_release-gate"))
         .args(["--suite", suite, "--candidate", candidate])
         .arg("--loadbot-bin")
         .arg(loadbot)
         .arg("--scenarios-dir")
-        .arg(&scenarios)
+        .arg(scenarios)
         .arg("--report-dir")
         .arg(dir.path())
         .arg("--keep-dir")
@@ -423,6 +428,100 @@ fn the_candidate_must_take_over_the_database_the_baseline_left() {
                 && f.contains("previously applied but has been modified")
         ),
         "{failed:?}"
+    );
+}
+
+/// The shipped perf-compare at half length (same journeys, SLOs and budget),
+/// so the test's fifteen runs fit in CI.
+fn short_perf_compare() -> tempfile::TempDir {
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/perf-compare.toml");
+    let text = std::fs::read_to_string(shipped).expect("perf-compare.toml");
+    let short = text
+        .replace("duration = \"3s\"", "duration = \"2s\"")
+        .replace("duration = \"8s\"", "duration = \"4s\"");
+    assert_eq!(short.matches("duration = \"4s\"").count(), 2, "{short}");
+    let dir = tempfile::tempdir().expect("folder");
+    std::fs::write(dir.path().join("perf-compare.toml"), short).expect("scenario");
+    dir
+}
+
+/// The `performance` checks of one phase, `p99 vs baseline` and `goodput vs baseline`.
+fn perf_check<'a>(v: &'a Verdict, phase: &str, name: &str) -> &'a Value {
+    v.report["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .find(|c| c["scenario"] == "performance" && c["phase"] == phase && c["name"] == name)
+        .unwrap_or_else(|| panic!("no {phase} / {name} check: {:#?}", v.report["checks"]))
+}
+
+/// The baseline comparison, proven both ways and in both modes: the build
+/// against itself (alternate runs) passes; a build whose outfits query takes
+/// 40 ms longer fails on p99 against the healthy build's command, and again
+/// against the healthy run's gate.json (the REPORT form of `--baseline`).
+#[test]
+fn a_slower_candidate_fails_the_baseline_comparison_and_the_same_build_passes() {
+    let (server, _) = binaries();
+    let healthy = format!("'{}' serve", server.display());
+    let slowed = format!("{healthy} --chaos-fault slow-query:ms=40,route=/v1/outfits");
+    let scenarios = short_perf_compare();
+    let compare = |candidate: &str, baseline: &str| {
+        suite_in(
+            "ci",
+            candidate,
+            &["--only", "performance", "--baseline", baseline],
+            scenarios.path(),
+        )
+    };
+
+    let same = compare(&healthy, &healthy);
+    assert_eq!(same.code, 0, "{}\n{:#?}", same.stdout, same.failed_checks());
+    for phase in ["steady", "busy"] {
+        for name in ["p99 vs baseline", "goodput vs baseline"] {
+            let c = perf_check(&same, phase, name);
+            assert_eq!(c["status"], "passed", "{c}");
+            assert!(
+                c["detail"]
+                    .as_str()
+                    .is_some_and(|d| d.contains("paired by round")),
+                "{c}"
+            );
+        }
+    }
+    let runs = same.report["performance"]["runs"]
+        .as_array()
+        .expect("recorded runs");
+    assert_eq!(runs.len(), 6, "three runs of each build");
+
+    let slow = compare(&slowed, &healthy);
+    assert_eq!(slow.code, 1, "{}", slow.stdout);
+    let busy = perf_check(&slow, "busy", "p99 vs baseline");
+    assert_eq!(busy["status"], "failed", "{busy}");
+    assert!(
+        busy["detail"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("REGRESSION")),
+        "{busy}"
+    );
+    // slower answers, not fewer: the goodput check is not what failed
+    assert_eq!(
+        perf_check(&slow, "busy", "goodput vs baseline")["status"],
+        "passed"
+    );
+    assert!(
+        slow.stdout.contains("performance / busy / p99 vs baseline"),
+        "{}",
+        slow.stdout
+    );
+
+    let report = same._dir.path().join("gate.json");
+    let against_report = compare(&slowed, report.to_str().expect("utf-8 path"));
+    assert_eq!(against_report.code, 1, "{}", against_report.stdout);
+    let busy = perf_check(&against_report, "busy", "p99 vs baseline");
+    assert_eq!(busy["status"], "failed", "{busy}");
+    assert!(
+        busy["detail"].as_str().is_some_and(|d| d.contains("Welch")),
+        "{busy}"
     );
 }
 

@@ -10,9 +10,12 @@
 //! - `model.rs`: the serde types ([`Scenario`], [`Phase`], [`Journeys`], [`Slos`], ...).
 //! - `validate.rs`: the checks serde cannot make.
 //! - `error.rs`: [`ScenarioError`] and byte spans turned into lines.
+//! - `checklist.rs`: [`Checklist`], the `kind = "checklist"` files (HTTP steps
+//!   asserted on content, e.g. `onboarding-checklist.toml`).
 //!
 //! [`APPSTORE_SPIKE`] embeds the shipped App Store spike scenario.
 
+pub mod checklist;
 mod duration;
 mod error;
 mod model;
@@ -20,11 +23,12 @@ mod validate;
 
 use std::path::Path;
 
+pub use checklist::Checklist;
 pub use duration::{Dur, DurationError};
 pub use error::{Located, ScenarioError};
 pub use model::{
-    Browser, Fault, Impatient, Journeys, LeakBudgets, NewInstall, Phase, Ramp, RetryPolicy,
-    Returning, Scenario, SloSet, Slos, Think,
+    Browser, Fault, Impatient, Journeys, LeakBudgets, NewInstall, Phase, Ramp, Regression,
+    RetryPolicy, Returning, Scenario, SloSet, Slos, Think,
 };
 pub use toml::Spanned;
 

@@ -26,6 +26,10 @@ pub struct Scenario {
     /// Faults on a schedule: parsed here, injected by the chaos tooling.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub faults: Vec<Fault>,
+    /// How a candidate build is compared with a baseline build on this
+    /// scenario (`release-gate --baseline`): judged by the gate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regression: Option<Regression>,
 }
 
 /// A stretch of the traffic shape; values move linearly from `start` to `end`.
@@ -310,4 +314,30 @@ pub struct Fault {
     /// Parameters of the fault kind, checked by the chaos tooling.
     #[serde(default, skip_serializing_if = "toml::Table::is_empty")]
     pub params: toml::Table,
+}
+
+/// The regression budget: per phase, the candidate's p99 and goodput over
+/// the baseline's, from repeated runs of both builds, judged on a confidence
+/// interval of that ratio.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Regression {
+    /// Runs of each build (interleaved with the baseline's); at least 2, so
+    /// that the runs' spread gives an interval.
+    pub runs: Spanned<u32>,
+    /// The largest rise of a phase's p99 (of ok answers) the budget allows, as
+    /// a fraction: 0.25 lets the candidate be 25% slower.
+    pub max_p99_increase: Spanned<f64>,
+    /// The largest fall of a phase's goodput (ok answers per second), as a fraction.
+    pub max_goodput_decrease: Spanned<f64>,
+    /// Confidence of the interval on each ratio (two-sided), 0.5 to 0.999.
+    #[serde(default = "default_confidence")]
+    pub confidence: Spanned<f64>,
+    /// The phases compared; every phase when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub phases: Vec<Spanned<String>>,
+}
+
+fn default_confidence() -> Spanned<f64> {
+    Spanned::new(0..0, 0.95)
 }

@@ -108,7 +108,58 @@ pub(crate) fn validate(s: &Scenario, src: &Source<'_>) -> Check {
         }
         validate_slo(set.get_ref(), src, &key, &names)?;
     }
-    validate_peak_pairs(s, src)
+    validate_peak_pairs(s, src)?;
+    validate_regression(s, src, &names)
+}
+
+fn validate_regression(s: &Scenario, src: &Source<'_>, phases: &HashSet<&str>) -> Check {
+    let Some(r) = &s.regression else {
+        return Ok(());
+    };
+    let runs = *r.runs.get_ref();
+    if !(2..=50).contains(&runs) {
+        return Err(src.at(
+            r.runs.span(),
+            "regression.runs",
+            format!("{runs} runs: give 2 to 50 (a confidence interval needs a spread)"),
+        ));
+    }
+    for (name, bound, most) in [
+        ("max_p99_increase", &r.max_p99_increase, 10.0),
+        ("max_goodput_decrease", &r.max_goodput_decrease, 1.0),
+    ] {
+        let v = *bound.get_ref();
+        if !v.is_finite() || v <= 0.0 || v >= most {
+            return Err(src.at(
+                bound.span(),
+                &format!("regression.{name}"),
+                format!("{v} is a fraction and must be above 0 and below {most}"),
+            ));
+        }
+    }
+    let c = *r.confidence.get_ref();
+    if !(0.5..=0.999).contains(&c) {
+        return Err(src.at(
+            r.confidence.span(),
+            "regression.confidence",
+            format!("{c} must be within 0.5 to 0.999"),
+        ));
+    }
+    for (i, phase) in r.phases.iter().enumerate() {
+        if !phases.contains(phase.get_ref().as_str()) {
+            let known: Vec<&str> = phases.iter().copied().collect();
+            return Err(src.at(
+                phase.span(),
+                &format!("regression.phases[{i}]"),
+                format!(
+                    "no phase is named {:?} (phases: {})",
+                    phase.get_ref(),
+                    sorted(known)
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// `min_goodput_of_peak` means nothing without the `peak_phase` it compares

@@ -5,8 +5,8 @@ use std::path::Path;
 
 use proptest::prelude::*;
 use scenarios::{
-    Browser, Dur, Impatient, Journeys, NewInstall, Phase, Ramp, RetryPolicy, Returning, Scenario,
-    SloSet, Slos, Spanned, Think,
+    Browser, Dur, Impatient, Journeys, NewInstall, Phase, Ramp, Regression, RetryPolicy, Returning,
+    Scenario, SloSet, Slos, Spanned, Think,
 };
 
 fn parse(text: &str) -> Result<Scenario, scenarios::ScenarioError> {
@@ -160,6 +160,55 @@ fn overload_slos_parse_and_need_a_real_peak_phase() {
 }
 
 #[test]
+fn a_regression_budget_parses_and_bad_ones_name_their_key() {
+    let ok = format!(
+        "{MINIMAL}\n[regression]\nruns = 3\nmax_p99_increase = 0.25\nmax_goodput_decrease = 0.1\nphases = [\"only\"]\n"
+    );
+    let s = parse(&ok).expect("valid");
+    let r = s.regression.expect("a regression table");
+    assert_eq!(*r.runs.get_ref(), 3);
+    assert_eq!(*r.confidence.get_ref(), 0.95, "the default confidence");
+    assert_eq!(r.phases.len(), 1);
+
+    for (from, to, key, says) in [
+        ("runs = 3", "runs = 1", "regression.runs", "2 to 50"),
+        (
+            "max_p99_increase = 0.25",
+            "max_p99_increase = 0",
+            "regression.max_p99_increase",
+            "above 0",
+        ),
+        (
+            "max_goodput_decrease = 0.1",
+            "max_goodput_decrease = 1.5",
+            "regression.max_goodput_decrease",
+            "below 1",
+        ),
+        (
+            "phases = [\"only\"]",
+            "phases = [\"only\", \"peak\"]",
+            "regression.phases[1]",
+            "no phase is named \"peak\"",
+        ),
+        (
+            "runs = 3",
+            "runs = 3\nconfidence = 1.5",
+            "regression.confidence",
+            "0.5 to 0.999",
+        ),
+    ] {
+        let e = refused(&ok.replace(from, to));
+        assert_eq!(e.key, key, "{e}");
+        assert!(e.message.contains(says), "{e}");
+        assert!(e.line > 15, "{e}");
+    }
+    let e = refused(&ok.replace("runs = 3", "runs = 3\nbudget = 2"));
+    assert!(e.message.contains("budget"), "{e}");
+    let e = refused(&ok.replace("runs = 3\n", ""));
+    assert!(e.message.contains("runs"), "{e}");
+}
+
+#[test]
 fn a_toml_syntax_error_names_its_line() {
     let e = refused(&MINIMAL.replace("name = \"only\"", "name = only"));
     assert_eq!(e.line, 6, "{e}");
@@ -201,6 +250,7 @@ prop_compose! {
         storm in any::<bool>(),
         shed_p99 in prop::option::of(1u32..1_000),
         of_peak in prop::option::of(0u32..=100),
+        regression in prop::option::of((2u32..=50, 1u32..1_000, 1u32..100, 500u32..=999)),
     ) -> Scenario {
         let phases = phases.into_iter().enumerate().map(|(i, (duration, users, arrivals))| s(Phase {
             name: s(format!("phase_{i}")),
@@ -240,10 +290,17 @@ prop_compose! {
                     peak_phase: of_peak.map(|_| s(last)),
                     ..SloSet::default()
                 },
-                phases: [(first, s(SloSet { max_shed_rate: Some(s(0.25)), ..SloSet::default() }))].into(),
+                phases: [(first.clone(), s(SloSet { max_shed_rate: Some(s(0.25)), ..SloSet::default() }))].into(),
             },
             leaks: None,
             faults: Vec::new(),
+            regression: regression.map(|(runs, p99, goodput, confidence)| Regression {
+                runs: s(runs),
+                max_p99_increase: s(f64::from(p99) / 100.0),
+                max_goodput_decrease: s(f64::from(goodput) / 100.0),
+                confidence: s(f64::from(confidence) / 1_000.0),
+                phases: vec![s(first.clone())],
+            }),
         }
     }
 }
@@ -282,7 +339,12 @@ fn every_shipped_scenario_file_is_valid() {
         if path.extension().is_some_and(|e| e == "toml")
             && path.file_name().is_some_and(|n| n != "Cargo.toml")
         {
-            Scenario::from_file(&path).unwrap_or_else(|e| panic!("{e}"));
+            let text = std::fs::read_to_string(&path).expect("readable");
+            if scenarios::Checklist::declared_in(&text) {
+                scenarios::Checklist::from_file(&path).unwrap_or_else(|e| panic!("{e}"));
+            } else {
+                Scenario::from_file(&path).unwrap_or_else(|e| panic!("{e}"));
+            }
             seen += 1;
         }
     }
