@@ -6,8 +6,8 @@
 use std::{io::IsTerminal, sync::Arc};
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
-    Registry, TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 use tracing_subscriber::{EnvFilter, fmt, layer::SubscriberExt, util::SubscriberInitExt};
 
@@ -48,6 +48,8 @@ pub struct Metrics {
     pub http_duration: HistogramVec,
     pub http_inflight: IntGauge,
     pub http_shed: IntCounterVec,
+    /// Server-side time to a shed answer: tells the server's part of a slow shed from the client's.
+    pub http_shed_duration: Histogram,
     pub pool_connections: IntGaugeVec,
     pub pool_max: IntGauge,
     pub pool_acquire: HistogramVec,
@@ -90,6 +92,14 @@ impl Metrics {
                     "Requests answered 503 without doing the work",
                 ),
                 &["reason"],
+            )
+            .expect("valid metric"),
+            http_shed_duration: Histogram::with_opts(
+                HistogramOpts::new(
+                    "http_shed_duration_seconds",
+                    "Time to answer a request that was shed, from its arrival at the router",
+                )
+                .buckets(latency_buckets.clone()),
             )
             .expect("valid metric"),
             pool_connections: IntGaugeVec::new(
@@ -166,6 +176,7 @@ impl Metrics {
             Box::new(self.http_duration.clone()),
             Box::new(self.http_inflight.clone()),
             Box::new(self.http_shed.clone()),
+            Box::new(self.http_shed_duration.clone()),
             Box::new(self.pool_connections.clone()),
             Box::new(self.pool_max.clone()),
             Box::new(self.pool_acquire.clone()),

@@ -29,6 +29,7 @@ use crate::{
     catalog::CatalogHandle,
     chaos::Chaos,
     config::Settings,
+    cpu::CpuLane,
     overload::Admission,
     ratelimit::{RetryAfter, WriteLimiter},
     store::Db,
@@ -42,6 +43,8 @@ pub struct AppState {
     pub catalog: Arc<CatalogHandle>,
     pub metrics: Arc<Metrics>,
     pub admission: Arc<Admission>,
+    /// Where CPU-bound request work runs, off the async workers.
+    pub cpu: Arc<CpuLane>,
     pub settings: Arc<Settings>,
     /// Fault hooks; `None` unless the server was started with chaos on.
     pub chaos: Option<Arc<Chaos>>,
@@ -165,10 +168,11 @@ async fn record_request(State(metrics): State<Arc<Metrics>>, req: Request, next:
     let route = matched.as_ref().map_or("unmatched", MatchedPath::as_str);
     let started = Instant::now();
     let response = next.run(req).await;
+    let elapsed = started.elapsed().as_secs_f64();
     metrics
         .http_duration
         .with_label_values(&[route])
-        .observe(started.elapsed().as_secs_f64());
+        .observe(elapsed);
     metrics
         .http_requests
         .with_label_values(&[route, response.status().as_str()])
@@ -178,6 +182,7 @@ async fn record_request(State(metrics): State<Arc<Metrics>>, req: Request, next:
             .http_shed
             .with_label_values(&[reason.as_str()])
             .inc();
+        metrics.http_shed_duration.observe(elapsed);
     }
     response
 }
