@@ -343,6 +343,7 @@ impl Engine {
             phase,
             answer.outcome,
             finished.saturating_duration_since(due),
+            finished.saturating_duration_since(picked),
         );
         self.timeline.request(
             finished.saturating_duration_since(t0),

@@ -64,6 +64,8 @@ pub(crate) struct PhaseSummary {
     pub(crate) requests: u64,
     pub(crate) outcomes: BTreeMap<&'static str, u64>,
     /// `ok`: 2xx answers; `shed`: contract 503s. Timed from the intended start.
+    /// `shed_from_send`: the same 503s timed from when loadbot sent them
+    /// (diagnostic: the difference is loadbot's own lateness).
     pub(crate) latency_ms: BTreeMap<&'static str, Percentiles>,
     pub(crate) arrivals: u64,
     pub(crate) late_starts: u64,
@@ -91,6 +93,7 @@ impl PhaseSummary {
             latency_ms: [
                 ("ok", Percentiles::of(&p.ok_latency)),
                 ("shed", Percentiles::of(&p.shed_latency)),
+                ("shed_from_send", Percentiles::of(&p.shed_sent_latency)),
             ]
             .into_iter()
             .collect(),

@@ -112,7 +112,7 @@ pub(crate) struct ShardPhase {
     pub(crate) arrivals: u64,
     pub(crate) late_starts: u64,
     pub(crate) dropped_arrivals: u64,
-    /// `ok` and `shed` latency in microseconds: V2 histograms, base64.
+    /// `ok`, `shed` and `shed_from_send` latency in microseconds: V2 histograms, base64.
     pub(crate) latency_us: BTreeMap<String, String>,
 }
 
@@ -132,6 +132,7 @@ impl ShardPhase {
             latency_us: [
                 ("ok".to_owned(), encode(&p.ok_latency)?),
                 ("shed".to_owned(), encode(&p.shed_latency)?),
+                ("shed_from_send".to_owned(), encode(&p.shed_sent_latency)?),
             ]
             .into_iter()
             .collect(),
@@ -153,6 +154,7 @@ impl ShardPhase {
         for (kind, h) in [
             ("ok", &mut into.ok_latency),
             ("shed", &mut into.shed_latency),
+            ("shed_from_send", &mut into.shed_sent_latency),
         ] {
             if let Some(text) = self.latency_us.get(kind) {
                 let add = decode(text).with_context(|| format!("{kind} latency"))?;

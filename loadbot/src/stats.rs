@@ -39,6 +39,10 @@ pub(crate) struct PhaseStats {
     pub(crate) ok_latency: Histogram<u64>,
     /// Shed answers: the contract wants them fast.
     pub(crate) shed_latency: Histogram<u64>,
+    /// Shed answers timed from when loadbot actually sent them: the server's
+    /// (and the network's) part, without loadbot's own lateness. Diagnostic
+    /// only; the SLO is judged on `shed_latency`.
+    pub(crate) shed_sent_latency: Histogram<u64>,
     /// Open-model arrivals scheduled in this phase.
     pub(crate) arrivals: u64,
     /// Requests that started late: picked up past `LATE` after they were due.
@@ -53,6 +57,7 @@ impl PhaseStats {
             outcomes: [0; Outcome::ALL.len()],
             ok_latency: histogram(),
             shed_latency: histogram(),
+            shed_sent_latency: histogram(),
             arrivals: 0,
             late_starts: 0,
             dropped_arrivals: 0,
@@ -113,14 +118,18 @@ impl Stats {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Records one answered (or silent) request of phase `i`.
-    pub(crate) fn request(&self, i: usize, outcome: Outcome, latency: Duration) {
+    /// Records one answered (or silent) request of phase `i`: `latency` from
+    /// its intended start, `sent` from when it was actually sent.
+    pub(crate) fn request(&self, i: usize, outcome: Outcome, latency: Duration, sent: Duration) {
         {
             let mut p = self.phase(i);
             p.outcomes[outcome.index()] += 1;
             match outcome {
                 Outcome::Ok => record(&mut p.ok_latency, latency),
-                Outcome::Shed => record(&mut p.shed_latency, latency),
+                Outcome::Shed => {
+                    record(&mut p.shed_latency, latency);
+                    record(&mut p.shed_sent_latency, sent);
+                }
                 _ => {}
             }
         }
