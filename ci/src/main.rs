@@ -293,3 +293,60 @@ fn keep_passing(
     std::fs::copy(report_dir.join("gate.json"), keep_dir.join("gate.json"))?;
     Ok(Some(keep_dir.to_path_buf()))
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use super::Cli;
+
+    /// Every `release-gate` command of the GitHub Actions example, its folded
+    /// lines joined.
+    fn example_commands() -> Vec<String> {
+        let text = include_str!("../examples/github-actions.yml");
+        let mut commands = Vec::new();
+        let mut lines = text.lines().peekable();
+        while let Some(line) = lines.next() {
+            let indent = line.len() - line.trim_start().len();
+            if !line.trim_start().starts_with("target/release/release-gate") {
+                continue;
+            }
+            let mut command = line.trim().to_string();
+            while let Some(next) = lines.peek() {
+                let next_indent = next.len() - next.trim_start().len();
+                if next.trim().is_empty() || next_indent < indent {
+                    break;
+                }
+                command.push(' ');
+                command.push_str(next.trim());
+                lines.next();
+            }
+            commands.push(command);
+        }
+        commands
+    }
+
+    #[test]
+    fn the_github_actions_example_gives_the_gate_flags_it_has() {
+        let commands = example_commands();
+        assert!(commands.len() >= 3, "{commands:?}");
+        for command in commands {
+            let words = shell_words::split(&command).expect("shell words");
+            let cli = Cli::try_parse_from(&words).unwrap_or_else(|e| panic!("{command}: {e}"));
+            let steps = crate::suite::steps(&cli.suite).expect("a known suite");
+            for only in &cli.only {
+                let known = steps.iter().any(|s| s.name() == only)
+                    || (cli.baseline.is_some()
+                        && ["baseline-migrations", crate::perf::STEP].contains(&only.as_str()));
+                assert!(known, "{command}: --only {only} is not a step");
+            }
+            // the ci suite's db-outage needs a network database to cut
+            if cli.suite == "ci" && cli.only.is_empty() {
+                assert!(
+                    cli.fault_database_url.is_some() || cli.database_url.is_some(),
+                    "{command}: db-outage would be inconclusive"
+                );
+            }
+        }
+    }
+}
