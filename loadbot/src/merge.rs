@@ -196,8 +196,21 @@ impl Merged {
         let mut failures = Vec::new();
         let mut outcomes = [0u64; Outcome::ALL.len()];
         let mut phases = Vec::new();
-        for (p, stats) in r.phases.iter().zip(&self.phases) {
-            let verdicts = slo::judge(&self.scenario.slo_for(&p.name), stats);
+        // every shard's ok answers over the phase's seconds: the fleet's goodput
+        let goodputs: Vec<slo::Goodput<'_>> = r
+            .phases
+            .iter()
+            .zip(&self.phases)
+            .map(|(p, stats)| slo::Goodput {
+                phase: &p.name,
+                ok: stats.count(Outcome::Ok),
+                seconds: p.end_s - p.start_s,
+            })
+            .collect();
+        for (i, (p, stats)) in r.phases.iter().zip(&self.phases).enumerate() {
+            let set = self.scenario.slo_for(&p.name);
+            let mut verdicts = slo::judge(&set, stats);
+            verdicts.extend(slo::judge_against_peak(&set, &goodputs[i], &goodputs));
             for v in verdicts.iter().filter(|v| !v.held) {
                 failures.push(format!("{}: {}", p.name, v.describe()));
             }

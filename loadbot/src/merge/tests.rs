@@ -169,3 +169,33 @@ fn duplicates_late_and_saturated_shards_make_the_run_inconclusive() {
 fn nothing_to_merge_is_an_error() {
     assert!(Merged::of(Vec::new(), vec!["no shard.json in x".into()]).is_err());
 }
+
+#[test]
+fn goodput_of_peak_is_judged_on_the_fleet_s_summed_ok_answers() {
+    let text = SCENARIO.replace(
+        "max_silent = 0",
+        "max_silent = 0\nmin_goodput_of_peak = 0.9\npeak_phase = \"only\"",
+    );
+    let merged = Merged::of(
+        vec![
+            shard(&text, 0, 2, &[10, 20], 0),
+            shard(&text, 1, 2, &[30, 40, 50, 60], 0),
+        ],
+        Vec::new(),
+    )
+    .expect("merges");
+    let s = merged.summary();
+    let v = s.phases[0]
+        .slo
+        .iter()
+        .find(|v| v.slo == "goodput_of_peak")
+        .expect("goodput of peak judged after the merge");
+    assert!(v.held, "{}", v.describe());
+    // six ok answers over the phase's 10 s, from both shards
+    assert_eq!(
+        v.note.as_deref(),
+        Some("0.6 ok/s vs 0.6 ok/s in only"),
+        "{}",
+        v.describe()
+    );
+}
