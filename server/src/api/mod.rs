@@ -19,7 +19,9 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use sha2::{Digest, Sha256};
-use tower_http::{catch_panic::CatchPanicLayer, trace::TraceLayer};
+use tower_http::{
+    catch_panic::CatchPanicLayer, classify::ServerErrorsFailureClass, trace::TraceLayer,
+};
 use utoipa::OpenApi;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -83,8 +85,28 @@ pub fn app(state: AppState) -> Router {
                 .map(MatchedPath::as_str)
                 .unwrap_or("unmatched");
             tracing::info_span!("request", method = %req.method(), route, path = %req.uri().path())
-        }))
+        }).on_failure(
+            |class, latency, _span: &tracing::Span| log_failure(&class, latency),
+        ))
         .with_state(state)
+}
+
+/// Logs a 5xx at ERROR, except the contract's 503 (a shed, or the database
+/// unavailable): sheds are counted in `http_shed_total`, and the database's
+/// failures are logged once where they arise. Logging every shed at ERROR
+/// wrote about 11,000 lines in one overload run, burying the real errors.
+fn log_failure(class: &ServerErrorsFailureClass, latency: std::time::Duration) {
+    if matches!(
+        class,
+        ServerErrorsFailureClass::StatusCode(axum::http::StatusCode::SERVICE_UNAVAILABLE)
+    ) {
+        return;
+    }
+    tracing::error!(
+        classification = %class,
+        latency_ms = latency.as_millis() as u64,
+        "response failed"
+    );
 }
 
 /// The OpenAPI document of the routes [`app`] serves for these settings.
