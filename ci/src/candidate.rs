@@ -3,8 +3,18 @@
 //! The gate appends `--listen 127.0.0.1:0` and a fresh `--database-url`, waits
 //! for the `listening on http://IP:PORT` line, and stops the process with
 //! SIGTERM (then SIGKILL after a grace) when the scenario is done.
+//!
+//! A step may start it under a CPU quota ([`CpuQuota`]): a cgroup of its own
+//! with a CFS quota, as a production container has, so that a step's load is
+//! measured against a known slice of the machine rather than whatever the
+//! machine has spare.
 
-use std::{path::Path, process::Stdio, time::Duration};
+use std::{
+    path::{Path, PathBuf},
+    process::Stdio,
+    sync::atomic::{AtomicU32, Ordering},
+    time::Duration,
+};
 
 use anyhow::{Context, anyhow, bail};
 use tokio::{
@@ -23,6 +33,8 @@ pub(crate) struct Candidate {
     child: Child,
     pub(crate) url: String,
     pub(crate) database_url: String,
+    /// The cgroup it runs in, removed once it has exited.
+    quota: Option<CpuQuota>,
 }
 
 /// How to start one.
@@ -40,6 +52,26 @@ pub(crate) struct Launch<'a> {
 
 impl Candidate {
     pub(crate) async fn start(l: &Launch<'_>) -> anyhow::Result<Candidate> {
+        Self::start_limited(l, None).await
+    }
+
+    /// Starts it in a cgroup of its own limited to `cpus` cores, when given.
+    /// A quota that cannot be applied is a [`QuotaError`] in the chain (the
+    /// step is then inconclusive, not run on the whole machine).
+    pub(crate) async fn start_limited(
+        l: &Launch<'_>,
+        cpus: Option<f64>,
+    ) -> anyhow::Result<Candidate> {
+        Self::start_in(l, cpus.map(|cpus| (Path::new(CGROUP_ROOT), cpus))).await
+    }
+
+    /// [`Candidate::start_limited`] with the cgroupfs mount given.
+    async fn start_in(l: &Launch<'_>, cpus: Option<(&Path, f64)>) -> anyhow::Result<Candidate> {
+        // made before the spawn, so a machine without a usable cpu controller
+        // never starts the candidate at all
+        let quota = cpus
+            .map(|(root, cpus)| CpuQuota::create(root, cpus, QUOTA_PERIOD))
+            .transpose()?;
         let words = shell_words::split(l.command)
             .with_context(|| format!("reading the candidate command {:?}", l.command))?;
         let (program, args) = words
@@ -58,6 +90,17 @@ impl Candidate {
             .kill_on_drop(true)
             .spawn()
             .with_context(|| format!("starting the candidate {program:?}"))?;
+        if let Some(quota) = &quota {
+            // all of its threads move with it, and those it starts later are born inside
+            let joined = child
+                .id()
+                .ok_or_else(|| QuotaError::new(quota.dir(), "the candidate exited at once"))
+                .and_then(|pid| quota.add(pid));
+            if let Err(e) = joined {
+                let _ = child.kill().await;
+                return Err(e.into());
+            }
+        }
         let stdout = child
             .stdout
             .take()
@@ -94,6 +137,20 @@ impl Candidate {
             child,
             url,
             database_url: l.database_url.to_string(),
+            quota,
+        })
+    }
+
+    /// The CPU quota it runs under, for the record: "0.25 cores (...)".
+    pub(crate) fn quota(&self) -> Option<String> {
+        self.quota.as_ref().map(|q| {
+            format!(
+                "{} cores ({} µs every {} µs in {})",
+                q.cpus(),
+                q.quota_us,
+                q.period_us,
+                q.dir().display()
+            )
         })
     }
 
@@ -115,5 +172,338 @@ impl Candidate {
         {
             let _ = self.child.kill().await;
         }
+        if let Some(quota) = self.quota.take() {
+            quota.remove();
+        }
+    }
+}
+
+// === impl CpuQuota ===
+
+/// Where cgroupfs is mounted; v1 has a `cpu` hierarchy under it, v2 a
+/// `cgroup.controllers` file in it.
+const CGROUP_ROOT: &str = "/sys/fs/cgroup";
+/// The CFS period. Short on purpose: a server that used up its quota stalls
+/// until the period ends, at most `period - quota` (7.5 ms of 10 ms at 0.25
+/// cores), well inside a 50 ms shed bound; the kernel default of 100 ms would
+/// hold every request, sheds included, for up to 75 ms.
+const QUOTA_PERIOD: Duration = Duration::from_millis(10);
+/// A quota is a ceiling, not a floor: on a busy machine (loadbot, another
+/// CI run) the group could get less. Eight times the default weight lets it
+/// take its slice first; the quota still caps it.
+const V1_SHARES: u32 = 8 * 1_024;
+const V2_WEIGHT: u32 = 8 * 100;
+/// The kernel refuses quotas below 1 ms.
+const MIN_QUOTA_US: u64 = 1_000;
+
+/// Why a CPU quota could not be applied.
+#[derive(Debug, thiserror::Error)]
+#[error("no CPU quota in {}: {why}", dir.display())]
+pub(crate) struct QuotaError {
+    dir: PathBuf,
+    why: String,
+}
+
+impl QuotaError {
+    fn new(dir: &Path, why: impl Into<String>) -> QuotaError {
+        QuotaError {
+            dir: dir.to_owned(),
+            why: why.into(),
+        }
+    }
+
+    fn io(dir: &Path, what: &str, e: &std::io::Error) -> QuotaError {
+        QuotaError::new(dir, format!("{what}: {e}"))
+    }
+}
+
+/// Which cgroup interface the machine has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CgroupVersion {
+    /// `cpu/` hierarchy: `cpu.cfs_period_us` and `cpu.cfs_quota_us`.
+    V1,
+    /// Unified hierarchy: `cpu.max` holds "QUOTA PERIOD".
+    V2,
+}
+
+/// A cgroup of its own with a CFS quota and a high weight; removed by [`CpuQuota::remove`]
+/// (or on drop) once its processes have exited.
+#[derive(Debug)]
+pub(crate) struct CpuQuota {
+    dir: PathBuf,
+    version: CgroupVersion,
+    quota_us: u64,
+    period_us: u64,
+    removed: bool,
+}
+
+/// `cpus` cores over `period` as the (quota, period) pair in µs the kernel
+/// takes; `None` for a quota that is not a positive number of cores.
+fn quota_period_us(cpus: f64, period: Duration) -> Option<(u64, u64)> {
+    if !cpus.is_finite() || cpus <= 0.0 {
+        return None;
+    }
+    let period_us = u64::try_from(period.as_micros()).ok()?.max(MIN_QUOTA_US);
+    let quota_us = ((cpus * period_us as f64).round() as u64).max(MIN_QUOTA_US);
+    Some((quota_us, period_us))
+}
+
+impl CpuQuota {
+    /// Makes a fresh child cgroup under `root` (a cgroupfs mount) limited to
+    /// `cpus` cores per `period`.
+    pub(crate) fn create(root: &Path, cpus: f64, period: Duration) -> Result<CpuQuota, QuotaError> {
+        let (quota_us, period_us) = quota_period_us(cpus, period).ok_or_else(|| {
+            QuotaError::new(root, format!("{cpus} is not a positive number of cores"))
+        })?;
+        let (version, parent) = if root.join("cgroup.controllers").is_file() {
+            let controllers = std::fs::read_to_string(root.join("cgroup.controllers"))
+                .map_err(|e| QuotaError::io(root, "reading cgroup.controllers", &e))?;
+            if !controllers.split_whitespace().any(|c| c == "cpu") {
+                return Err(QuotaError::new(
+                    root,
+                    "cgroup v2 without the cpu controller (cgroup.controllers)",
+                ));
+            }
+            (CgroupVersion::V2, root.to_owned())
+        } else if root.join("cpu").join("cpu.cfs_quota_us").is_file() {
+            (CgroupVersion::V1, root.join("cpu"))
+        } else {
+            return Err(QuotaError::new(
+                root,
+                "neither a cgroup v2 mount (cgroup.controllers) nor a v1 cpu hierarchy (cpu/cpu.cfs_quota_us)",
+            ));
+        };
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let dir = parent.join(format!(
+            "spikeproof-gate-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir(&dir)
+            .map_err(|e| QuotaError::io(&dir, "making the cgroup (is cgroupfs writable?)", &e))?;
+        let quota = CpuQuota {
+            dir,
+            version,
+            quota_us,
+            period_us,
+            removed: false,
+        };
+        // on failure `quota` drops here and removes the half-made group
+        quota.write_limits()?;
+        Ok(quota)
+    }
+
+    fn write_limits(&self) -> Result<(), QuotaError> {
+        let write = |file: &str, value: String| {
+            std::fs::write(self.dir.join(file), &value)
+                .map_err(|e| QuotaError::io(&self.dir, &format!("writing {value:?} to {file}"), &e))
+        };
+        match self.version {
+            // the period first: a quota above the old period is fine, the kernel
+            // checks each value against the hierarchy, not against each other
+            CgroupVersion::V1 => {
+                write("cpu.cfs_period_us", self.period_us.to_string())?;
+                write("cpu.cfs_quota_us", self.quota_us.to_string())?;
+                write("cpu.shares", V1_SHARES.to_string())
+            }
+            CgroupVersion::V2 => {
+                if !self.dir.join("cpu.max").is_file() {
+                    return Err(QuotaError::new(
+                        &self.dir,
+                        "no cpu.max: the parent's cgroup.subtree_control does not enable cpu",
+                    ));
+                }
+                write("cpu.max", format!("{} {}", self.quota_us, self.period_us))?;
+                write("cpu.weight", V2_WEIGHT.to_string())
+            }
+        }
+    }
+
+    /// Moves a process (all of its threads) into the group, and checks it is there.
+    pub(crate) fn add(&self, pid: u32) -> Result<(), QuotaError> {
+        std::fs::write(self.dir.join("cgroup.procs"), pid.to_string())
+            .map_err(|e| QuotaError::io(&self.dir, &format!("adding pid {pid}"), &e))?;
+        let procs = std::fs::read_to_string(self.dir.join("cgroup.procs"))
+            .map_err(|e| QuotaError::io(&self.dir, "reading cgroup.procs", &e))?;
+        if procs.lines().any(|l| l.trim() == pid.to_string()) {
+            Ok(())
+        } else {
+            Err(QuotaError::new(
+                &self.dir,
+                format!("pid {pid} is not in cgroup.procs after adding it"),
+            ))
+        }
+    }
+
+    fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn cpus(&self) -> f64 {
+        self.quota_us as f64 / self.period_us as f64
+    }
+
+    /// Removes the group; its processes must have exited (the kernel refuses
+    /// a group with members), so a few tries while the last one is reaped.
+    pub(crate) fn remove(mut self) {
+        self.removed = true;
+        for _ in 0..20 {
+            match std::fs::remove_dir(&self.dir) {
+                Ok(()) => return,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
+                Err(_) => std::thread::sleep(Duration::from_millis(50)),
+            }
+        }
+        eprintln!(
+            "warning: could not remove the candidate's cgroup {}",
+            self.dir.display()
+        );
+    }
+}
+
+impl Drop for CpuQuota {
+    fn drop(&mut self) {
+        if !self.removed {
+            let _ = std::fs::remove_dir(&self.dir);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+    /// The error `create` returns, or a test failure when it succeeded.
+    fn refused(root: &Path, cpus: f64) -> QuotaError {
+        match CpuQuota::create(root, cpus, QUOTA_PERIOD) {
+            Ok(q) => panic!("a quota was made: {q:?}"),
+            Err(e) => e,
+        }
+    }
+
+    #[test]
+    fn a_quarter_core_over_ten_milliseconds_is_2500_microseconds() {
+        assert_eq!(
+            quota_period_us(0.25, Duration::from_millis(10)),
+            Some((2_500, 10_000))
+        );
+        assert_eq!(
+            quota_period_us(1.5, Duration::from_millis(100)),
+            Some((150_000, 100_000))
+        );
+    }
+
+    #[test]
+    fn a_quota_below_the_kernel_minimum_is_raised_to_it() {
+        assert_eq!(
+            quota_period_us(0.01, Duration::from_millis(10)),
+            Some((1_000, 10_000))
+        );
+    }
+
+    #[test]
+    fn a_quota_that_is_not_a_positive_number_of_cores_is_refused() -> TestResult {
+        for cpus in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+            assert_eq!(quota_period_us(cpus, QUOTA_PERIOD), None, "{cpus}");
+        }
+        let root = tempfile::tempdir()?;
+        let e = refused(root.path(), 0.0);
+        assert!(e.to_string().contains("positive number of cores"), "{e}");
+        Ok(())
+    }
+
+    #[test]
+    fn v1_writes_period_quota_and_shares_and_removes_its_group() -> TestResult {
+        let root = tempfile::tempdir()?;
+        let cpu = root.path().join("cpu");
+        std::fs::create_dir(&cpu)?;
+        std::fs::write(cpu.join("cpu.cfs_quota_us"), "-1")?;
+        let quota = CpuQuota::create(root.path(), 0.25, QUOTA_PERIOD)?;
+        assert_eq!(quota.version, CgroupVersion::V1);
+        assert!(quota.dir().starts_with(&cpu));
+        let read = |f: &str| std::fs::read_to_string(quota.dir().join(f));
+        assert_eq!(read("cpu.cfs_period_us")?, "10000");
+        assert_eq!(read("cpu.cfs_quota_us")?, "2500");
+        assert_eq!(read("cpu.shares")?, "8192");
+        assert!((quota.cpus() - 0.25).abs() < 1e-9);
+        // a plain folder keeps the written files; cgroupfs has none to delete
+        for f in ["cpu.cfs_period_us", "cpu.cfs_quota_us", "cpu.shares"] {
+            std::fs::remove_file(quota.dir().join(f))?;
+        }
+        let dir = quota.dir().to_owned();
+        quota.remove();
+        assert!(!dir.exists());
+        Ok(())
+    }
+
+    #[test]
+    fn v2_writes_quota_and_period_to_cpu_max() -> TestResult {
+        let root = tempfile::tempdir()?;
+        std::fs::write(
+            root.path().join("cgroup.controllers"),
+            "cpuset cpu io memory\n",
+        )?;
+        // the kernel makes cpu.max in a new group; a temp dir does not, so
+        // this try is refused, naming why, and the half-made group is gone
+        let e = refused(root.path(), 0.5);
+        assert!(e.to_string().contains("subtree_control"), "{e}");
+        let groups = std::fs::read_dir(root.path())?
+            .filter_map(Result::ok)
+            .filter(|e| e.path().is_dir())
+            .count();
+        assert_eq!(groups, 0);
+        let quota = CpuQuota {
+            dir: root.path().to_owned(),
+            version: CgroupVersion::V2,
+            quota_us: 5_000,
+            period_us: 10_000,
+            removed: true,
+        };
+        std::fs::write(root.path().join("cpu.max"), "max 100000")?;
+        quota.write_limits()?;
+        let read = |f: &str| std::fs::read_to_string(root.path().join(f));
+        assert_eq!(read("cpu.max")?, "5000 10000");
+        assert_eq!(read("cpu.weight")?, "800");
+        Ok(())
+    }
+
+    #[test]
+    fn v2_without_the_cpu_controller_is_refused() -> TestResult {
+        let root = tempfile::tempdir()?;
+        std::fs::write(root.path().join("cgroup.controllers"), "cpuset io memory\n")?;
+        let e = refused(root.path(), 0.25);
+        assert!(e.to_string().contains("without the cpu controller"), "{e}");
+        Ok(())
+    }
+
+    #[test]
+    fn a_machine_without_cgroups_is_refused_naming_both_interfaces() -> TestResult {
+        let root = tempfile::tempdir()?;
+        let e = refused(root.path(), 0.25);
+        assert!(e.to_string().contains("cgroup.controllers"), "{e}");
+        assert!(e.to_string().contains("cpu.cfs_quota_us"), "{e}");
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_quota_that_cannot_be_applied_never_starts_the_candidate() -> TestResult {
+        let dir = tempfile::tempdir()?;
+        let log = dir.path().join("candidate.log");
+        let launch = Launch {
+            command: "true",
+            database_url: "sqlite://unused",
+            garments: 1,
+            env: &[],
+            log: &log,
+        };
+        let Err(e) = Candidate::start_in(&launch, Some((dir.path(), 0.25))).await else {
+            panic!("the candidate started without its quota");
+        };
+        // the suite turns exactly this into an inconclusive step
+        assert!(e.downcast_ref::<QuotaError>().is_some(), "{e:#}");
+        assert!(!log.exists(), "the candidate was started");
+        Ok(())
     }
 }

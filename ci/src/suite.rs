@@ -46,6 +46,11 @@ pub(crate) enum Step {
         /// loadbot's concurrent requests, when its default (a tenth of the
         /// peak users) would cap the offered load below what the step needs.
         workers: Option<u32>,
+        /// The candidate's CPU quota in cores (a cgroup of its own), when the
+        /// step must know what the server can serve: without one the server
+        /// has whatever the machine has spare, and loadbot cannot offer ten
+        /// times that from the same cores.
+        cpus: Option<f64>,
     },
 }
 
@@ -79,6 +84,7 @@ pub(crate) fn steps(suite: &str) -> Option<Vec<Step>> {
                 users: 200,
                 duration: "54s",
                 workers: None,
+                cpus: None,
             },
             Step::Load {
                 name: "db-outage",
@@ -87,6 +93,7 @@ pub(crate) fn steps(suite: &str) -> Option<Vec<Step>> {
                 duration: "45s",
                 // a request may wait out the pool's acquire timeout: a worker per user
                 workers: Some(60),
+                cpus: None,
             },
         ]),
         "full" => Some(vec![
@@ -98,14 +105,18 @@ pub(crate) fn steps(suite: &str) -> Option<Vec<Step>> {
                 users: 2_000,
                 duration: "10m",
                 workers: None,
+                cpus: None,
             },
             Step::Load {
                 name: "overload-10x",
                 file: "overload-10x.toml",
-                users: 300,
+                users: 600,
                 duration: "50s",
                 // one request in flight per user: ten times the users is ten times the load
-                workers: Some(300),
+                workers: Some(600),
+                // a quarter of a core: ten times what the server serves on it
+                // is a load loadbot can offer from the rest of a 2-core machine
+                cpus: Some(0.25),
             },
             Step::Load {
                 name: "db-outage",
@@ -114,6 +125,7 @@ pub(crate) fn steps(suite: &str) -> Option<Vec<Step>> {
                 duration: "45s",
                 // a request may wait out the pool's acquire timeout: a worker per user
                 workers: Some(60),
+                cpus: None,
             },
             Step::Load {
                 name: "slow-db",
@@ -121,6 +133,7 @@ pub(crate) fn steps(suite: &str) -> Option<Vec<Step>> {
                 users: 60,
                 duration: "45s",
                 workers: Some(60),
+                cpus: None,
             },
             Step::Load {
                 name: "soak-leaks",
@@ -128,6 +141,7 @@ pub(crate) fn steps(suite: &str) -> Option<Vec<Step>> {
                 users: 150,
                 duration: "10m30s",
                 workers: None,
+                cpus: None,
             },
             // recorded even without a baseline: the kept gate.json is the next baseline
             PERFORMANCE,
@@ -142,6 +156,7 @@ pub(crate) fn steps(suite: &str) -> Option<Vec<Step>> {
                 users: 120,
                 duration: "54s",
                 workers: None,
+                cpus: None,
             },
         ]),
         _ => None,
@@ -295,8 +310,24 @@ pub(crate) async fn run_step(step: &Step, cx: &Context<'_>) -> Vec<Check> {
         env: &cx.env,
         log: &log,
     };
-    let mut candidate = match Candidate::start(&launch).await {
+    let cpus = match step {
+        Step::Load { cpus, .. } => *cpus,
+        _ => None,
+    };
+    let mut candidate = match Candidate::start_limited(&launch, cpus).await {
         Ok(c) => c,
+        // no quota, no known capacity: the step cannot say anything
+        Err(e) if e.downcast_ref::<crate::candidate::QuotaError>().is_some() => {
+            return vec![
+                Check::new(
+                    &scenario,
+                    "CPU quota",
+                    Status::Inconclusive,
+                    format!("{e:#}"),
+                )
+                .took(started.elapsed().as_secs_f64()),
+            ];
+        }
         Err(e) => {
             // a candidate that does not come up, on a fresh database, fails the gate
             return vec![
@@ -308,10 +339,16 @@ pub(crate) async fn run_step(step: &Step, cx: &Context<'_>) -> Vec<Check> {
     let mut found = vec![Check::pass(
         &scenario,
         "candidate starts",
-        format!(
-            "migrated a fresh database and listened on {}",
-            candidate.url
-        ),
+        match candidate.quota() {
+            None => format!(
+                "migrated a fresh database and listened on {}",
+                candidate.url
+            ),
+            Some(quota) => format!(
+                "migrated a fresh database and listened on {}, under a CPU quota of {quota}",
+                candidate.url
+            ),
+        },
     )];
     found.extend(match step {
         Step::ProductionConfig => production_config(&candidate, cx).await,
@@ -338,6 +375,7 @@ pub(crate) async fn run_step(step: &Step, cx: &Context<'_>) -> Vec<Check> {
             users,
             duration,
             workers,
+            ..
         } => match &cx.loadbot {
             Some(loadbot) => {
                 let file = cx.scenarios_dir.join(file);
