@@ -610,36 +610,32 @@ pub(crate) fn judge(
     let pct = budgets.confidence * 100.0;
     // worse beyond the budget, proven: the bound on the better side of the
     // estimate is itself past the budget (a regression the noise cannot explain)
-    let (limit, proven, point_beyond, bound) = match metric {
+    let (limit, proven, point_beyond, beyond_noise, bound) = match metric {
         Metric::P99 => {
             let limit = 1.0 + budgets.p99_increase;
-            (
-                limit,
-                r.low > limit,
-                r.ratio > limit,
-                format!("at least {:.3}", r.low),
-            )
+            let bound = format!("at least {:.3}", r.low);
+            (limit, r.low > limit, r.ratio > limit, r.low > 1.0, bound)
         }
         Metric::Goodput => {
             let limit = 1.0 - budgets.goodput_decrease;
-            (
-                limit,
-                r.high < limit,
-                r.ratio < limit,
-                format!("at most {:.3}", r.high),
-            )
+            let bound = format!("at most {:.3}", r.high);
+            (limit, r.high < limit, r.ratio < limit, r.high < 1.0, bound)
         }
     };
     let figure = format!(
         "candidate/baseline {:.3}, with {pct:.0}% confidence {bound} ({how}; budget {limit:.2}); {figures}",
         r.ratio
     );
-    let verdict = match (proven, point_beyond) {
-        (true, _) => "REGRESSION: worse than the budget beyond the noise",
-        (false, true) => {
-            "worse than the budget at the point estimate, not beyond the noise (more --runs would tell)"
+    let verdict = match (proven, point_beyond, beyond_noise) {
+        (true, _, _) => "REGRESSION: worse than the budget beyond the noise",
+        (false, true, true) => {
+            "worse beyond the noise, past the budget at the point estimate but not with this confidence (more --runs would tell)"
         }
-        (false, false) => "within the budget",
+        (false, true, false) => {
+            "past the budget at the point estimate, within the noise (more --runs would tell)"
+        }
+        (false, false, true) => "worse beyond the noise, within the budget",
+        (false, false, false) => "within the budget",
     };
     let detail = format!("{verdict}: {figure}");
     if proven {
@@ -739,7 +735,7 @@ mod tests {
         let p99 = &compare_paired(&runs, "busy", &BUDGETS)[0];
         assert_eq!(p99.status, Status::Passed, "{}", p99.detail);
         assert!(
-            p99.detail.starts_with("within the budget"),
+            p99.detail.starts_with("worse beyond the noise, within the budget"),
             "{}",
             p99.detail
         );
