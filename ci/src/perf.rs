@@ -735,7 +735,8 @@ mod tests {
         let p99 = &compare_paired(&runs, "busy", &BUDGETS)[0];
         assert_eq!(p99.status, Status::Passed, "{}", p99.detail);
         assert!(
-            p99.detail.starts_with("worse beyond the noise, within the budget"),
+            p99.detail
+                .starts_with("worse beyond the noise, within the budget"),
             "{}",
             p99.detail
         );
