@@ -11,7 +11,6 @@
 //! - [`engine`]: outfit generation, pure and allocation-free in its hot loop;
 //! - [`feeds`]: datafeed ingest (Google Merchant XML/TSV, Awin CSV), OpenCV image analysis;
 //! - [`catalog`]: the engine's in-memory catalog, refreshed from the store;
-//! - [`cpu`]: the bounded lane that runs CPU-bound request work off the async workers;
 //! - [`store`]: sqlx repositories and migrations (SQLite, PostgreSQL);
 //! - [`api`]: axum routes, errors, extractors;
 //! - [`overload`]: admission control, load shedding, deadlines;
@@ -29,7 +28,6 @@ pub mod api;
 pub mod catalog;
 pub mod chaos;
 pub mod config;
-pub mod cpu;
 pub mod domain;
 pub mod engine;
 pub mod feeds;

@@ -223,7 +223,11 @@ fn a_healthy_run_writes_a_green_page_chromium_renders_and_report_redraws_it() {
     );
     let page = reports.join("report.html");
     let html = std::fs::read_to_string(&page).expect("report.html written");
-    assert!(html.contains("class=\"badge pass\""), "not green");
+    assert!(
+        html.contains("class=\"badge pass\""),
+        "not green: leaks {}",
+        t["leaks"]
+    );
     assert!(html.contains("No code site held a connection"));
     let dom = check_in_chromium(&page, 8, "report-healthy.png");
     assert!(dom.contains("id=\"verdict\">PASS<"), "verdict in the DOM");

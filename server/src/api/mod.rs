@@ -31,7 +31,6 @@ use crate::{
     catalog::CatalogHandle,
     chaos::Chaos,
     config::Settings,
-    cpu::CpuLane,
     overload::Admission,
     ratelimit::{RetryAfter, WriteLimiter},
     store::Db,
@@ -45,8 +44,6 @@ pub struct AppState {
     pub catalog: Arc<CatalogHandle>,
     pub metrics: Arc<Metrics>,
     pub admission: Arc<Admission>,
-    /// Where CPU-bound request work runs, off the async workers.
-    pub cpu: Arc<CpuLane>,
     pub settings: Arc<Settings>,
     /// Fault hooks; `None` unless the server was started with chaos on.
     pub chaos: Option<Arc<Chaos>>,

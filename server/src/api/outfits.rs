@@ -2,18 +2,13 @@
 
 use std::collections::HashSet;
 
-use anyhow::Context as _;
-use axum::{
-    extract::State,
-    http::{StatusCode, header},
-    response::{IntoResponse, Response},
-};
+use axum::{extract::State, http::StatusCode};
 use serde::{Deserialize, Serialize};
 
 use super::{AppError, AppJson, AppQuery, AppState, AuthUser, ErrorBody, garments::GarmentView};
 use crate::{
-    domain::{Context, Occasion, Outfit, Slot, Weather},
-    engine::{self, Catalog},
+    domain::{Context, Occasion, Slot, Weather},
+    engine,
     store::{FeedbackAction, NewFeedback},
 };
 
@@ -105,7 +100,7 @@ pub(super) async fn generate(
     State(state): State<AppState>,
     user: AuthUser,
     AppQuery(query): AppQuery<OutfitQuery>,
-) -> Result<Response, AppError> {
+) -> Result<AppJson<OutfitsResponse>, AppError> {
     let count = query.count.unwrap_or(5);
     if !(1..=MAX_COUNT).contains(&count) {
         return Err(AppError::bad_request(
@@ -125,46 +120,21 @@ pub(super) async fn generate(
     };
     let seed = query.seed.unwrap_or_else(rand::random);
     let catalog = state.catalog.get();
-    let taste = state.taste.clone();
-    let user_id = user.id;
-    // the engine is milliseconds of CPU in a debug build: run it, and build the
-    // answer, off the async workers so sheds and accepts are not held up behind it
-    let answer = state
-        .cpu
-        .run(move || {
-            // only with the flag on (`taste` is `None` otherwise) and a model row for this user
-            let bias = taste
-                .as_ref()
-                .and_then(|taste| taste.bias(user_id, &catalog));
-            let outfits = engine::generate_biased(
-                &catalog,
-                &profile,
-                ctx,
-                count as usize,
-                seed,
-                bias.as_deref(),
-            );
-            let generated = outfits.len() as u64;
-            let views = outfit_views(&catalog, &outfits, &profile.currency);
-            let body = serde_json::to_vec(&OutfitsResponse {
-                outfits: views,
-                seed,
-                occasion: ctx.occasion,
-                weather: ctx.weather,
-            });
-            (generated, body)
-        })
-        .await
-        .context("generating outfits")?;
-    let (generated, body) = answer;
-    let body = body.context("serialising outfits")?;
-    state.metrics.outfits_generated.inc_by(generated);
-    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
-}
-
-/// The answer's view of generated outfits.
-fn outfit_views(catalog: &Catalog, outfits: &[Outfit], currency: &str) -> Vec<OutfitView> {
-    outfits
+    // only with the flag on (`taste` is `None` otherwise) and a model row for this user
+    let bias = state
+        .taste
+        .as_ref()
+        .and_then(|taste| taste.bias(user.id, &catalog));
+    let outfits = engine::generate_biased(
+        &catalog,
+        &profile,
+        ctx,
+        count as usize,
+        seed,
+        bias.as_deref(),
+    );
+    state.metrics.outfits_generated.inc_by(outfits.len() as u64);
+    let views = outfits
         .iter()
         .map(|o| {
             let ids: Vec<i64> = o.items.iter().map(|p| p.garment_id).collect();
@@ -173,7 +143,7 @@ fn outfit_views(catalog: &Catalog, outfits: &[Outfit], currency: &str) -> Vec<Ou
                 score: o.score,
                 total_price: Price {
                     amount_cents: o.total_price_cents,
-                    currency: currency.to_owned(),
+                    currency: profile.currency.clone(),
                 },
                 items: o
                     .items
@@ -187,7 +157,13 @@ fn outfit_views(catalog: &Catalog, outfits: &[Outfit], currency: &str) -> Vec<Ou
                     .collect(),
             }
         })
-        .collect()
+        .collect();
+    Ok(AppJson(OutfitsResponse {
+        outfits: views,
+        seed,
+        occasion: ctx.occasion,
+        weather: ctx.weather,
+    }))
 }
 
 /// A like, dislike or save of a set of garments.
