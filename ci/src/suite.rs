@@ -231,6 +231,21 @@ pub(crate) async fn run_step(step: &Step, cx: &Context<'_>) -> Vec<Check> {
             e.to_string(),
         )];
     }
+    // each of its runs makes its own fresh database
+    if let Step::Performance {
+        file,
+        users,
+        duration,
+    } = step
+    {
+        let (found, record) =
+            crate::perf::run(cx.scenarios_dir.join(file), *users, *duration, cx, &dir).await;
+        if let Ok(mut slot) = cx.performance.lock() {
+            *slot = record;
+        }
+        let took = started.elapsed().as_secs_f64();
+        return found.into_iter().map(|c| c.took(took)).collect();
+    }
     let planned = match step_faults(step, cx) {
         Ok(p) => p,
         Err(e) => {
@@ -266,20 +281,6 @@ pub(crate) async fn run_step(step: &Step, cx: &Context<'_>) -> Vec<Check> {
             )];
         }
     };
-    if let Step::Performance {
-        file,
-        users,
-        duration,
-    } = step
-    {
-        let (found, record) =
-            crate::perf::run(cx.scenarios_dir.join(file), *users, *duration, cx, &dir).await;
-        if let Ok(mut slot) = cx.performance.lock() {
-            *slot = record;
-        }
-        let took = started.elapsed().as_secs_f64();
-        return found.into_iter().map(|c| c.took(took)).collect();
-    }
     if let Step::BaselineMigrations = step {
         let found = match baseline_command(cx.baseline) {
             Ok(baseline) => crate::migrations::run(&baseline, cx, &db.url, &dir).await,
