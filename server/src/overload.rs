@@ -6,21 +6,32 @@
 //! show. Every admitted request runs under a deadline counted from arrival; a
 //! request past it is cancelled and answered `503` too. No request is left
 //! without an answer, which is what the original server failed at.
+//!
+//! The queue is bounded twice: by `max_queue`, and by what the completion
+//! rate can admit within `queue_timeout` (in a FIFO queue the k-th waiter
+//! gets a slot after about k / rate, so a request queued beyond that bound
+//! would only wait out the timeout and be shed anyway). A request that finds
+//! every slot taken and the queue at its bound is shed at the door
+//! ([`Admission::shed_at_door`]), before routing, tracing and JSON: under ten
+//! times the load a server can serve, nine requests in ten are shed, and what
+//! each shed costs comes out of the CPU the admitted work needs.
 
 use std::{
     sync::{
         Arc,
-        atomic::{AtomicI64, AtomicUsize, Ordering},
+        atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering},
     },
     time::{Duration, Instant},
 };
 
 use axum::{
+    body::{Body, Bytes},
     extract::{Request, State},
     http::{HeaderValue, StatusCode, header},
     middleware::Next,
     response::{IntoResponse, Response},
 };
+use prometheus::{Histogram, IntCounter};
 use tokio::sync::Semaphore;
 
 use crate::{config::OverloadSettings, telemetry::Metrics};
@@ -65,7 +76,29 @@ pub struct Admission {
     started: Instant,
     /// Milliseconds since `started` of the last shed, or -1.
     last_shed_ms: AtomicI64,
+    /// The queue bound the completion rate allows (see the module's docs).
+    queue_bound: AtomicUsize,
+    /// Start (ms since `started`) and completions of the current rate window.
+    window_start_ms: AtomicU64,
+    window_done: AtomicU64,
+    door: Door,
 }
+
+/// What a shed at the door needs, prepared once: the body, and the metric
+/// handles (a labelled lookup per shed would cost what the door saves).
+#[derive(Debug)]
+struct Door {
+    body: Bytes,
+    shed: IntCounter,
+    answered: IntCounter,
+    duration: Histogram,
+}
+
+/// The `route` label of requests shed at the door, before routing.
+pub const DOOR_ROUTE: &str = "door";
+
+/// How often the completion rate, and so the queue bound, is re-estimated.
+const RATE_WINDOW_MS: u64 = 100;
 
 impl Admission {
     pub fn new(settings: &OverloadSettings, metrics: Arc<Metrics>) -> Arc<Admission> {
@@ -76,10 +109,86 @@ impl Admission {
             queue_timeout: Duration::from_millis(settings.queue_timeout_ms),
             deadline: Duration::from_millis(settings.request_deadline_ms),
             retry_after_s: settings.retry_after_s,
+            door: Door {
+                body: Bytes::from(shed_body(ShedReason::QueueFull, settings.retry_after_s)),
+                shed: metrics
+                    .http_shed
+                    .with_label_values(&[ShedReason::QueueFull.as_str()]),
+                answered: metrics
+                    .http_requests
+                    .with_label_values(&[DOOR_ROUTE, "503"]),
+                duration: metrics.http_shed_duration.clone(),
+            },
             metrics,
             started: Instant::now(),
             last_shed_ms: AtomicI64::new(-1),
+            queue_bound: AtomicUsize::new(settings.max_queue),
+            window_start_ms: AtomicU64::new(0),
+            window_done: AtomicU64::new(0),
         })
+    }
+
+    /// The queue's current bound: `max_queue`, or less while the completion
+    /// rate cannot admit that many within the queue timeout.
+    pub fn queue_bound(&self) -> usize {
+        self.queue_bound.load(Ordering::Relaxed)
+    }
+
+    /// Sheds a request for an admitted route at once, before routing, when
+    /// every slot is taken and the queue is at its bound: admission would
+    /// shed it as `queue_full` anyway. Monitoring routes never stop here.
+    /// Answers the same contract `503`, counted under `route="door"`.
+    pub fn shed_at_door(&self, path: &str) -> Option<Response> {
+        if !admitted_path(path)
+            || self.slots.available_permits() > 0
+            || self.queued.load(Ordering::Acquire) < self.queue_bound()
+        {
+            return None;
+        }
+        let started = Instant::now();
+        self.last_shed_ms
+            .store(self.started.elapsed().as_millis() as i64, Ordering::Relaxed);
+        let mut response = Response::new(Body::from(self.door.body.clone()));
+        *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        headers.insert(header::RETRY_AFTER, HeaderValue::from(self.retry_after_s));
+        response
+            .extensions_mut()
+            .insert(Shed(ShedReason::QueueFull));
+        self.door.shed.inc();
+        self.door.answered.inc();
+        self.door.duration.observe(started.elapsed().as_secs_f64());
+        Some(response)
+    }
+
+    /// Counts an admitted request's completion and, once per window,
+    /// re-estimates the queue bound from the completion rate.
+    fn completed(&self) {
+        let done = self.window_done.fetch_add(1, Ordering::Relaxed) + 1;
+        let now = self.started.elapsed().as_millis() as u64;
+        let start = self.window_start_ms.load(Ordering::Relaxed);
+        let span = now.saturating_sub(start);
+        if span < RATE_WINDOW_MS
+            || self
+                .window_start_ms
+                .compare_exchange(start, now, Ordering::AcqRel, Ordering::Relaxed)
+                .is_err()
+        {
+            return;
+        }
+        // completions racing this reset are lost to the estimate, not to anyone
+        self.window_done.store(0, Ordering::Relaxed);
+        let bound = queue_bound(
+            done,
+            span,
+            self.queue_timeout.as_millis() as u64,
+            self.max_queue,
+        );
+        self.queue_bound.store(bound, Ordering::Relaxed);
     }
 
     /// Whether anything was shed within `window`.
@@ -96,22 +205,34 @@ impl Admission {
     }
 }
 
+/// Whether a path is served behind admission (everything but monitoring,
+/// the OpenAPI document and the admin routes).
+pub fn admitted_path(path: &str) -> bool {
+    path.starts_with("/v1/") || path == "/readyz"
+}
+
+/// The queue bound for `done` completions in `span_ms`: as many waiters as
+/// that rate admits within `queue_timeout_ms`, at least 1, at most
+/// `max_queue`. A window longer than four rate windows followed a quiet
+/// spell and says nothing about capacity: `max_queue` again.
+fn queue_bound(done: u64, span_ms: u64, queue_timeout_ms: u64, max_queue: usize) -> usize {
+    if span_ms == 0 || span_ms > 4 * RATE_WINDOW_MS {
+        return max_queue;
+    }
+    let admissible = (done.saturating_mul(queue_timeout_ms)).div_ceil(span_ms);
+    usize::try_from(admissible)
+        .unwrap_or(usize::MAX)
+        .max(1)
+        .min(max_queue)
+}
+
 /// Marks a response as shed, so the request recorder counts it under its reason.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Shed(pub ShedReason);
 
 /// The contract's `503`: `Retry-After` plus `{"error","message","retry_after_s"}`.
 pub fn overloaded_response(reason: ShedReason, retry_after_s: u64) -> Response {
-    let (code, message) = match reason {
-        ShedReason::Deadline => (
-            "deadline_exceeded",
-            "This took too long on our side. Please try again in a few seconds.",
-        ),
-        _ => (
-            "overloaded",
-            "We're very busy right now. Please try again in a few seconds.",
-        ),
-    };
+    let (code, message) = shed_text(reason);
     let body = serde_json::json!({
         "error": code,
         "message": message,
@@ -125,6 +246,31 @@ pub fn overloaded_response(reason: ShedReason, retry_after_s: u64) -> Response {
     response
 }
 
+/// The `error` code and the message the app can show, for `reason`.
+fn shed_text(reason: ShedReason) -> (&'static str, &'static str) {
+    match reason {
+        ShedReason::Deadline => (
+            "deadline_exceeded",
+            "This took too long on our side. Please try again in a few seconds.",
+        ),
+        _ => (
+            "overloaded",
+            "We're very busy right now. Please try again in a few seconds.",
+        ),
+    }
+}
+
+/// The contract's JSON body for `reason`, serialised.
+fn shed_body(reason: ShedReason, retry_after_s: u64) -> Vec<u8> {
+    let (code, message) = shed_text(reason);
+    serde_json::to_vec(&serde_json::json!({
+        "error": code,
+        "message": message,
+        "retry_after_s": retry_after_s,
+    }))
+    .unwrap_or_default()
+}
+
 /// Middleware: admit, queue briefly, or shed; then enforce the deadline.
 pub async fn admit(State(admission): State<Arc<Admission>>, req: Request, next: Next) -> Response {
     let arrived = Instant::now();
@@ -133,7 +279,7 @@ pub async fn admit(State(admission): State<Arc<Admission>>, req: Request, next: 
         Err(_) => {
             // bounded queue: count ourselves in, or shed if it is full
             let before = admission.queued.fetch_add(1, Ordering::AcqRel);
-            if before >= admission.max_queue {
+            if before >= admission.queue_bound() {
                 admission.queued.fetch_sub(1, Ordering::AcqRel);
                 return admission.shed(ShedReason::QueueFull);
             }
@@ -152,6 +298,7 @@ pub async fn admit(State(admission): State<Arc<Admission>>, req: Request, next: 
     let result = tokio::time::timeout(remaining, next.run(req)).await;
     drop(inflight);
     drop(permit);
+    admission.completed();
     match result {
         Ok(response) => response,
         Err(_) => {
@@ -178,5 +325,82 @@ impl<'a> Inflight<'a> {
 impl Drop for Inflight<'_> {
     fn drop(&mut self) {
         self.0.http_inflight.dec();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_queue_holds_what_the_completion_rate_admits_within_the_timeout() {
+        // 260 completions a second, a 25 ms queue timeout: 6.5 waiters, rounded up
+        assert_eq!(queue_bound(26, 100, 25, 128), 7);
+        // never more than configured
+        assert_eq!(queue_bound(10_000, 100, 25, 128), 128);
+        // never less than one waiter, even when nothing completed
+        assert_eq!(queue_bound(0, 100, 25, 128), 1);
+        // a configured bound of zero stays zero
+        assert_eq!(queue_bound(26, 100, 25, 0), 0);
+    }
+
+    #[test]
+    fn a_window_after_a_quiet_spell_restores_the_configured_bound() {
+        assert_eq!(queue_bound(1, 10_000, 25, 128), 128);
+        assert_eq!(queue_bound(1, 0, 25, 128), 128);
+    }
+
+    #[test]
+    fn monitoring_and_admin_routes_never_stop_at_the_door() {
+        for path in ["/v1/outfits", "/v1/garments/12", "/readyz"] {
+            assert!(admitted_path(path), "{path}");
+        }
+        for path in [
+            "/healthz",
+            "/metrics",
+            "/openapi.json",
+            "/admin/chaos/faults",
+        ] {
+            assert!(!admitted_path(path), "{path}");
+        }
+    }
+
+    #[test]
+    fn the_door_answers_the_contract_only_when_admission_is_full() {
+        let settings = OverloadSettings {
+            max_inflight: 1,
+            max_queue: 0,
+            ..OverloadSettings::default()
+        };
+        let metrics = Metrics::new();
+        let admission = Admission::new(&settings, metrics.clone());
+        assert!(
+            admission.shed_at_door("/v1/outfits").is_none(),
+            "a slot is free"
+        );
+        let _held = admission.slots.try_acquire().expect("the one slot");
+        assert!(admission.shed_at_door("/healthz").is_none());
+        let shed = admission.shed_at_door("/v1/outfits").expect("shed");
+        assert_eq!(shed.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(shed.headers()[header::RETRY_AFTER], "2");
+        assert_eq!(
+            shed.extensions().get::<Shed>(),
+            Some(&Shed(ShedReason::QueueFull))
+        );
+        let body: serde_json::Value =
+            serde_json::from_slice(&admission.door.body).expect("JSON body");
+        assert_eq!(body["error"], "overloaded");
+        assert_eq!(body["retry_after_s"], settings.retry_after_s);
+        assert_eq!(
+            metrics.http_shed.with_label_values(&["queue_full"]).get(),
+            1
+        );
+        assert_eq!(
+            metrics
+                .http_requests
+                .with_label_values(&[DOOR_ROUTE, "503"])
+                .get(),
+            1
+        );
     }
 }

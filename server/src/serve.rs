@@ -8,6 +8,8 @@
 //!   (slowloris clients trickling headers are cut);
 //! - a connection idle past `http.idle_timeout_ms`, or whose client stops
 //!   reading our response for `http.write_timeout_ms`, is closed;
+//! - a request for an admitted route that admission would shed as
+//!   `queue_full` is shed here, before routing ([`Admission::shed_at_door`]);
 //! - on shutdown: stop accepting, let open connections finish (graceful).
 
 use std::{future::Future, sync::Arc, time::Duration};
@@ -22,13 +24,14 @@ use tokio::{io::AsyncWriteExt, net::TcpListener, sync::Semaphore};
 use tokio_io_timeout::TimeoutStream;
 use tower::Service;
 
-use crate::config::HttpSettings;
+use crate::{config::HttpSettings, overload::Admission};
 
 /// Serves `router` on `listener` until `shutdown` resolves, then waits up to
 /// `grace` for open connections to finish.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
+    admission: Arc<Admission>,
     limits: &HttpSettings,
     shutdown: impl Future<Output = ()> + Send + 'static,
     grace: Duration,
@@ -74,9 +77,17 @@ pub async fn serve(
         timed.set_write_timeout(Some(write));
         let io = TokioIo::new(Box::pin(timed));
         let router = router.clone();
+        let admission = admission.clone();
         let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
+            // the cheapest shed there is: no routing, no span, a prepared answer
+            let door = admission.shed_at_door(req.uri().path());
             let mut router = router.clone();
-            router.call(req)
+            async move {
+                match door {
+                    Some(shed) => Ok(shed),
+                    None => router.call(req.map(axum::body::Body::new)).await,
+                }
+            }
         });
         let conn = builder.serve_connection_with_upgrades(io, service);
         let conn = graceful.watch(conn.into_owned());

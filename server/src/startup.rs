@@ -129,10 +129,12 @@ impl Application {
         let grace = Duration::from_secs(self.state.settings.shutdown_grace_s);
         let db = self.state.db.clone();
         let limits = self.state.settings.http.clone();
+        let admission = self.state.admission.clone();
         let router = app(self.state);
         crate::serve::serve(
             self.listener,
             router,
+            admission,
             &limits,
             async move {
                 shutdown.await;
