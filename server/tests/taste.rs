@@ -237,8 +237,10 @@ async fn with_the_flag_on_one_trainer_runs_and_goes_with_its_server() {
     let (served, has_taste) = serve(true).await;
     assert!(has_taste);
     let text = served.journey().await;
+    // a retrain is counted when it starts and its model when the fit ends: wait for both
     for _ in 0..100 {
-        if taste::activity().retrains >= 2 {
+        let a = taste::activity();
+        if a.retrains >= 2 && a.models_built >= 2 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
