@@ -154,6 +154,16 @@ impl Candidate {
         })
     }
 
+    /// The cores of its CPU quota, when it runs under one.
+    pub(crate) fn quota_cpus(&self) -> Option<f64> {
+        self.quota.as_ref().map(CpuQuota::cpus)
+    }
+
+    /// Its process id, while it runs.
+    pub(crate) fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
     /// Whether the process is still running.
     pub(crate) fn is_alive(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))

@@ -94,12 +94,24 @@ struct Slo {
 
 /// Runs loadbot against `target`; bounded by the scenario's duration plus a margin.
 pub(crate) async fn run(run: &LoadRun<'_>, target: &str) -> Vec<Check> {
+    run_then(run, target, |_| Vec::new()).await
+}
+
+/// [`run`], plus the checks `then` draws from loadbot's summary.
+pub(crate) async fn run_then(
+    run: &LoadRun<'_>,
+    target: &str,
+    then: impl FnOnce(&Summary) -> Vec<Check>,
+) -> Vec<Check> {
     let started = Instant::now();
     match run_inner(run, target).await {
-        Ok((checks, _)) => checks
-            .into_iter()
-            .map(|c| c.took(started.elapsed().as_secs_f64()))
-            .collect(),
+        Ok((mut checks, summary)) => {
+            checks.extend(then(&summary));
+            checks
+                .into_iter()
+                .map(|c| c.took(started.elapsed().as_secs_f64()))
+                .collect()
+        }
         Err(e) => vec![
             Check::new(
                 run.scenario_name,

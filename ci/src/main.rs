@@ -21,6 +21,7 @@ mod loadrun;
 mod migrations;
 mod perf;
 mod report;
+mod saturation;
 mod stats;
 mod suite;
 mod verdict;

@@ -456,7 +456,7 @@ async fn load_with_detectors(
     tokio::time::sleep(Duration::from_secs(2)).await;
     watch.mark_load_start();
     let mut found = match faults {
-        None => loadrun::run(run, &candidate.url).await,
+        None => crate::saturation::run(run, candidate).await,
         Some((link, plan)) => {
             let t0 = Instant::now();
             let length = run
