@@ -178,8 +178,15 @@ pub(crate) fn explain(s: &Scenario) -> String {
         };
         let _ = writeln!(
             out,
-            "\nAgainst a baseline build (release-gate --baseline): {} runs of each, alternately; in {} the candidate fails when, with {:.0}% confidence, its p99 is more than {:.0}% above the baseline's or its goodput more than {:.0}% below.",
+            "\nAgainst a baseline build (release-gate --baseline): {} runs of each, alternately{}; in {} the candidate fails when, with {:.0}% confidence, its p99 is more than {:.0}% above the baseline's or its goodput more than {:.0}% below.",
             r.runs.get_ref(),
+            r.max_runs
+                .as_ref()
+                .filter(|m| m.get_ref() > r.runs.get_ref())
+                .map_or(String::new(), |m| format!(
+                    ", up to {} when a figure is past the budget but within the noise",
+                    m.get_ref()
+                )),
             phases.join(", "),
             r.confidence.get_ref() * 100.0,
             r.max_p99_increase.get_ref() * 100.0,

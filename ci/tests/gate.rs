@@ -457,8 +457,13 @@ fn perf_check<'a>(v: &'a Verdict, phase: &str, name: &str) -> &'a Value {
 
 /// The baseline comparison, proven both ways and in both modes: the build
 /// against itself (alternate runs) passes; a build whose outfits query takes
-/// 40 ms longer fails on p99 against the healthy build's command, and again
-/// against the healthy run's gate.json (the REPORT form of `--baseline`).
+/// 40 ms longer fails on p99 against the healthy build's command (paired
+/// rounds, with extra rounds when one disturbed run leaves it undecided), and
+/// one 150 ms slower fails against the healthy run's gate.json (the REPORT
+/// form of `--baseline`: its three recorded runs are fixed, so one disturbed
+/// run among them, seen in CI at 3.5 times the others, must not hide the
+/// slowdown; at 150 ms the closed-loop users also send fewer requests, so
+/// only p99 is asserted there).
 #[test]
 fn a_slower_candidate_fails_the_baseline_comparison_and_the_same_build_passes() {
     let (server, _) = binaries();
@@ -491,7 +496,12 @@ fn a_slower_candidate_fails_the_baseline_comparison_and_the_same_build_passes() 
     let runs = same.report["performance"]["runs"]
         .as_array()
         .expect("recorded runs");
-    assert_eq!(runs.len(), 6, "three runs of each build");
+    // three runs of each build, more only when noise put a figure past the budget
+    assert!(
+        runs.len() >= 6 && runs.len() <= 12 && runs.len() % 2 == 0,
+        "{} runs",
+        runs.len()
+    );
 
     let slow = compare(&slowed, &healthy);
     assert_eq!(slow.code, 1, "{}", slow.stdout);
@@ -515,7 +525,8 @@ fn a_slower_candidate_fails_the_baseline_comparison_and_the_same_build_passes() 
     );
 
     let report = same._dir.path().join("gate.json");
-    let against_report = compare(&slowed, report.to_str().expect("utf-8 path"));
+    let much_slower = format!("{healthy} --chaos-fault slow-query:ms=150,route=/v1/outfits");
+    let against_report = compare(&much_slower, report.to_str().expect("utf-8 path"));
     assert_eq!(against_report.code, 1, "{}", against_report.stdout);
     let busy = perf_check(&against_report, "busy", "p99 vs baseline");
     assert_eq!(busy["status"], "failed", "{busy}");

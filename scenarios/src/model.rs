@@ -330,7 +330,13 @@ pub struct Regression {
     pub max_p99_increase: Spanned<f64>,
     /// The largest fall of a phase's goodput (ok answers per second), as a fraction.
     pub max_goodput_decrease: Spanned<f64>,
-    /// Confidence of the interval on each ratio (two-sided), 0.5 to 0.999.
+    /// Undecided figures get more runs, up to this many of each build: when a
+    /// phase's ratio is past the budget at the point estimate but not with
+    /// the confidence asked for, the gate adds one round at a time until it
+    /// is decided or this is reached. Defaults to `runs` (no extra rounds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_runs: Option<Spanned<u32>>,
+    /// Confidence of each one-sided bound on a ratio, 0.5 to 0.999.
     #[serde(default = "default_confidence")]
     pub confidence: Spanned<f64>,
     /// The phases compared; every phase when empty.

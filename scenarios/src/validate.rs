@@ -124,6 +124,16 @@ fn validate_regression(s: &Scenario, src: &Source<'_>, phases: &HashSet<&str>) -
             format!("{runs} runs: give 2 to 50 (a confidence interval needs a spread)"),
         ));
     }
+    if let Some(max) = &r.max_runs {
+        let most = *max.get_ref();
+        if !(runs..=50).contains(&most) {
+            return Err(src.at(
+                max.span(),
+                "regression.max_runs",
+                format!("{most} runs: give {runs} (the runs) to 50"),
+            ));
+        }
+    }
     for (name, bound, most) in [
         ("max_p99_increase", &r.max_p99_increase, 10.0),
         ("max_goodput_decrease", &r.max_goodput_decrease, 1.0),

@@ -169,6 +169,7 @@ fn a_regression_budget_parses_and_bad_ones_name_their_key() {
     assert_eq!(*r.runs.get_ref(), 3);
     assert_eq!(*r.confidence.get_ref(), 0.95, "the default confidence");
     assert_eq!(r.phases.len(), 1);
+    assert_eq!(r.max_runs, None, "no extra rounds unless asked");
 
     for (from, to, key, says) in [
         ("runs = 3", "runs = 1", "regression.runs", "2 to 50"),
@@ -189,6 +190,12 @@ fn a_regression_budget_parses_and_bad_ones_name_their_key() {
             "phases = [\"only\", \"peak\"]",
             "regression.phases[1]",
             "no phase is named \"peak\"",
+        ),
+        (
+            "runs = 3",
+            "runs = 3\nmax_runs = 2",
+            "regression.max_runs",
+            "give 3 (the runs) to 50",
         ),
         (
             "runs = 3",
@@ -298,6 +305,7 @@ prop_compose! {
                 runs: s(runs),
                 max_p99_increase: s(f64::from(p99) / 100.0),
                 max_goodput_decrease: s(f64::from(goodput) / 100.0),
+                max_runs: Some(s((runs + 2).min(50))),
                 confidence: s(f64::from(confidence) / 1_000.0),
                 phases: vec![s(first.clone())],
             }),
