@@ -62,11 +62,22 @@ impl Candidate {
         l: &Launch<'_>,
         cpus: Option<f64>,
     ) -> anyhow::Result<Candidate> {
-        Self::start_in(l, cpus.map(|cpus| (Path::new(CGROUP_ROOT), cpus))).await
+        Self::start_in(
+            l,
+            cpus.map(|cpus| (Path::new(CGROUP_ROOT), cpus)),
+            READY_TIMEOUT,
+        )
+        .await
     }
 
-    /// [`Candidate::start_limited`] with the cgroupfs mount given.
-    async fn start_in(l: &Launch<'_>, cpus: Option<(&Path, f64)>) -> anyhow::Result<Candidate> {
+    /// [`Candidate::start_limited`] with the cgroupfs mount and the time to
+    /// wait for its `listening on` line given. A candidate that is not ready
+    /// is killed and reaped, and its cgroup removed, before the error returns.
+    async fn start_in(
+        l: &Launch<'_>,
+        cpus: Option<(&Path, f64)>,
+        ready_timeout: Duration,
+    ) -> anyhow::Result<Candidate> {
         // made before the spawn, so a machine without a usable cpu controller
         // never starts the candidate at all
         let quota = cpus
@@ -101,12 +112,37 @@ impl Candidate {
                 return Err(e.into());
             }
         }
+        match Self::wait_ready(&mut child, l, ready_timeout).await {
+            Ok(url) => Ok(Candidate {
+                child,
+                url,
+                database_url: l.database_url.to_string(),
+                quota,
+            }),
+            Err(e) => {
+                // reaped before the group goes: the kernel keeps a group with members
+                let _ = child.kill().await;
+                if let Some(quota) = quota {
+                    quota.remove();
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Its `listening on URL` line; stdout is drained afterwards, so the
+    /// candidate never blocks on a full pipe.
+    async fn wait_ready(
+        child: &mut Child,
+        l: &Launch<'_>,
+        ready_timeout: Duration,
+    ) -> anyhow::Result<String> {
         let stdout = child
             .stdout
             .take()
             .ok_or_else(|| anyhow!("the candidate's stdout is not captured"))?;
         let mut lines = BufReader::new(stdout).lines();
-        let url = tokio::time::timeout(READY_TIMEOUT, async {
+        let url = tokio::time::timeout(ready_timeout, async {
             while let Some(line) = lines.next_line().await? {
                 if let Some(url) = line.strip_prefix("listening on ") {
                     return Ok::<_, std::io::Error>(Some(url.trim().to_string()));
@@ -127,18 +163,12 @@ impl Candidate {
             }
             Err(_) => bail!(
                 "the candidate printed no `listening on` line within {}s; its log: {}",
-                READY_TIMEOUT.as_secs(),
+                ready_timeout.as_secs_f64(),
                 l.log.display()
             ),
         };
-        // keep draining stdout so the candidate never blocks on a full pipe
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        Ok(Candidate {
-            child,
-            url,
-            database_url: l.database_url.to_string(),
-            quota,
-        })
+        Ok(url)
     }
 
     /// The CPU quota it runs under, for the record: "0.25 cores (...)".
@@ -185,6 +215,24 @@ impl Candidate {
         if let Some(quota) = self.quota.take() {
             quota.remove();
         }
+    }
+}
+
+impl Drop for Candidate {
+    /// Dropped without [`Candidate::stop`] (a step that returned early): the
+    /// process is killed, and reaped for a moment so its cgroup can go too.
+    fn drop(&mut self) {
+        let Some(quota) = self.quota.take() else {
+            return;
+        };
+        let _ = self.child.start_kill();
+        for _ in 0..50 {
+            if !matches!(self.child.try_wait(), Ok(None)) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        quota.remove();
     }
 }
 
@@ -354,14 +402,28 @@ impl CpuQuota {
     }
 
     /// Removes the group; its processes must have exited (the kernel refuses
-    /// a group with members), so a few tries while the last one is reaped.
+    /// a group with members), so a few tries while the last one exits, and
+    /// any left (a child the candidate started and did not take down with it)
+    /// is killed: the group holds nothing else.
     pub(crate) fn remove(mut self) {
         self.removed = true;
         for _ in 0..20 {
             match std::fs::remove_dir(&self.dir) {
                 Ok(()) => return,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
-                Err(_) => std::thread::sleep(Duration::from_millis(50)),
+                Err(_) => {
+                    let procs =
+                        std::fs::read_to_string(self.dir.join("cgroup.procs")).unwrap_or_default();
+                    let pids: Vec<&str> = procs.split_whitespace().collect();
+                    if !pids.is_empty() {
+                        let _ = std::process::Command::new("kill")
+                            .arg("-KILL")
+                            .args(&pids)
+                            .stderr(Stdio::null())
+                            .status();
+                    }
+                    std::thread::sleep(Duration::from_millis(50));
+                }
             }
         }
         eprintln!(
@@ -508,12 +570,77 @@ mod tests {
             env: &[],
             log: &log,
         };
-        let Err(e) = Candidate::start_in(&launch, Some((dir.path(), 0.25))).await else {
+        let Err(e) = Candidate::start_in(&launch, Some((dir.path(), 0.25)), READY_TIMEOUT).await
+        else {
             panic!("the candidate started without its quota");
         };
         // the suite turns exactly this into an inconclusive step
         assert!(e.downcast_ref::<QuotaError>().is_some(), "{e:#}");
         assert!(!log.exists(), "the candidate was started");
+        Ok(())
+    }
+
+    /// The spikeproof groups under the machine's v1 cpu hierarchy or v2 root.
+    fn gate_groups() -> Vec<PathBuf> {
+        let root = Path::new(CGROUP_ROOT);
+        let parent = if root.join("cgroup.controllers").is_file() {
+            root.to_owned()
+        } else {
+            root.join("cpu")
+        };
+        let prefix = format!("spikeproof-gate-{}-", std::process::id());
+        std::fs::read_dir(parent)
+            .map(|d| {
+                d.filter_map(Result::ok)
+                    .map(|e| e.path())
+                    .filter(|p| {
+                        p.file_name()
+                            .and_then(|n| n.to_str())
+                            .is_some_and(|n| n.starts_with(&prefix))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// On the machine's own cgroupfs (as the gate's overload step uses it): a
+    /// candidate that never says it listens is killed and its group removed.
+    #[tokio::test]
+    async fn a_candidate_that_never_gets_ready_leaves_no_process_and_no_cgroup() -> TestResult {
+        let dir = tempfile::tempdir()?;
+        let log = dir.path().join("candidate.log");
+        let marker = dir.path().join("still-running");
+        let command = format!(
+            "sh -c 'sleep 2; touch {}' --",
+            shell_words::quote(&marker.display().to_string())
+        );
+        let launch = Launch {
+            command: &command,
+            database_url: "sqlite://unused",
+            garments: 1,
+            env: &[],
+            log: &log,
+        };
+        let started = Candidate::start_in(
+            &launch,
+            Some((Path::new(CGROUP_ROOT), 0.25)),
+            Duration::from_millis(300),
+        )
+        .await;
+        let Err(e) = started else {
+            panic!("a candidate that prints nothing was taken as ready");
+        };
+        assert!(
+            e.to_string().contains("no `listening on` line within 0.3s"),
+            "{e:#}"
+        );
+        assert!(
+            e.downcast_ref::<QuotaError>().is_none(),
+            "the quota itself failed here: {e:#}"
+        );
+        assert_eq!(gate_groups(), Vec::<PathBuf>::new(), "a cgroup was left");
+        tokio::time::sleep(Duration::from_millis(2_500)).await;
+        assert!(!marker.exists(), "the candidate kept running");
         Ok(())
     }
 }
