@@ -10,6 +10,7 @@
 //! - `explain`: a scenario in plain words;
 //! - `verdict`, `report`: the findings and `gate.json`, `junit.xml`, `summary.md`.
 
+mod calibrate;
 mod candidate;
 mod checklist;
 mod checks;

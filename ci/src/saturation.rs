@@ -35,7 +35,7 @@ const SETTLE_S: f64 = 2.0;
 const TICKS_PER_S: f64 = 100.0;
 
 /// (seconds since the sampler's start, CPU seconds of the process).
-type Sample = (f64, f64);
+pub(crate) type Sample = (f64, f64);
 
 /// Reads a process's CPU time in the background until dropped.
 #[derive(Debug)]
@@ -107,6 +107,16 @@ fn utilisation(samples: &[Sample], from: f64, to: f64, cpus: f64) -> Option<f64>
         return None;
     }
     Some((last.1 - first.1) / span / cpus)
+}
+
+/// The share of `cpus` cores the process used in a phase of loadbot's
+/// summary, its first seconds skipped.
+pub(crate) fn phase_utilisation(
+    samples: &[Sample],
+    phase: &loadrun::Phase,
+    cpus: f64,
+) -> Option<f64> {
+    utilisation(samples, phase.start_s + SETTLE_S, phase.end_s, cpus)
 }
 
 /// The phases whose goodput others are compared with (`peak_phase`).

@@ -9,6 +9,7 @@ use std::{
 use anyhow::Context as _;
 
 use crate::{
+    calibrate,
     candidate::{Candidate, Launch},
     checklist, checks, faults, ledger, loadrun,
     verdict::{Check, Status},
@@ -376,22 +377,37 @@ pub(crate) async fn run_step(step: &Step, cx: &Context<'_>) -> Vec<Check> {
             users,
             duration,
             workers,
-            ..
+            cpus,
         } => match &cx.loadbot {
             Some(loadbot) => {
                 let file = cx.scenarios_dir.join(file);
+                let mut found = Vec::new();
+                let (mut users, mut workers) = (*users, *workers);
+                // a step under a quota is one that must know the candidate's
+                // capacity: measured first, on this candidate
+                if cpus.is_some() {
+                    let calibrated =
+                        calibrate::run(loadbot, &file, &candidate, &dir.join("calibration")).await;
+                    if let Ok(c) = &calibrated {
+                        users = c.step_users;
+                        // one request in flight per user, as the step asked
+                        workers = workers.map(|_| c.step_users);
+                    }
+                    found.push(calibrate::check(name, &calibrated));
+                }
                 let run = loadrun::LoadRun {
                     loadbot,
                     scenario_name: name,
                     scenario_file: &file,
-                    users: *users,
+                    users,
                     duration,
-                    workers: *workers,
+                    workers,
                     seed: 1,
                     report_dir: &dir,
                 };
                 let faults = link.as_ref().zip(planned.as_deref());
-                load_with_detectors(&run, &candidate, &db.url, faults, &dir).await
+                found.extend(load_with_detectors(&run, &candidate, &db.url, faults, &dir).await);
+                found
             }
             None => vec![Check::new(
                 name,
