@@ -33,8 +33,8 @@ use crate::{
 
 /// The rungs, as fractions of the scenario's own peak-phase users.
 const RUNGS: [f64; 6] = [0.25, 0.5, 1.0, 2.0, 4.0, 8.0];
-/// Each rung's length: the sampler skips its first 2 s.
-const RUNG: &str = "5s";
+/// Each rung's length in seconds: the sampler skips its first 2.
+const RUNG_S: usize = 5;
 /// A rung at or under this share of the quota is taken as proportional.
 const LINEAR_BELOW: f64 = 0.7;
 /// Under this share, a rung's CPU is too small to scale from.
@@ -115,7 +115,7 @@ fn ladder_file(file: &Path, rungs: &[u32], dir: &Path) -> anyhow::Result<PathBuf
         .map(|&users| {
             let mut phase = toml::Table::new();
             phase.insert("name".into(), rung_name(users).into());
-            phase.insert("duration".into(), RUNG.into());
+            phase.insert("duration".into(), format!("{RUNG_S}s").into());
             phase.insert("users".into(), i64::from(users).into());
             toml::Value::Table(phase)
         })
@@ -203,7 +203,7 @@ pub(crate) async fn run(
         .collect();
     let ladder = ladder_file(file, &rungs, dir)?;
     let top = *rungs.last().unwrap_or(&1);
-    let length = format!("{}s", 5 * rungs.len());
+    let length = format!("{}s", RUNG_S * rungs.len());
     let run = LoadRun {
         loadbot,
         scenario_name: "calibration",

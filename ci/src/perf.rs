@@ -732,16 +732,14 @@ mod tests {
     #[test]
     fn a_slowdown_hidden_by_one_disturbed_baseline_run_is_undecided_not_fine() {
         // measured in CI: 40 ms added to the outfits query, the second baseline run disturbed
-        let earlier = vec![
-            run(Build::Baseline, 0, 23.6, 390.0),
-            run(Build::Baseline, 1, 83.3, 390.0),
-            run(Build::Baseline, 2, 30.1, 390.0),
-        ];
-        let now = vec![
-            run(Build::Candidate, 0, 71.5, 389.0),
-            run(Build::Candidate, 1, 61.2, 389.0),
-            run(Build::Candidate, 2, 65.2, 389.0),
-        ];
+        let earlier = runs_of_build(
+            Build::Baseline,
+            &[(23.6, 390.0), (83.3, 390.0), (30.1, 390.0)],
+        );
+        let now = runs_of_build(
+            Build::Candidate,
+            &[(71.5, 389.0), (61.2, 389.0), (65.2, 389.0)],
+        );
         let judged = compare_report(&earlier, &now, "busy", &BUDGETS, Path::new("gate.json"));
         assert_eq!(
             judged[0].check.status,
@@ -801,6 +799,14 @@ mod tests {
                 .iter()
                 .all(|j| !j.undecided)
         );
+    }
+
+    /// One build's runs, round by round, from (p99, goodput) figures.
+    fn runs_of_build(build: Build, figures: &[(f64, f64)]) -> Vec<Run> {
+        (0..)
+            .zip(figures)
+            .map(|(round, &(p99, goodput))| run(build, round, p99, goodput))
+            .collect()
     }
 
     fn paired_runs(baseline: &[(f64, f64)], candidate: &[(f64, f64)]) -> Vec<Run> {
@@ -901,16 +907,14 @@ mod tests {
 
     #[test]
     fn a_report_baseline_is_compared_unpaired() {
-        let earlier = vec![
-            run(Build::Baseline, 0, 30.0, 100.0),
-            run(Build::Baseline, 1, 33.0, 100.0),
-            run(Build::Baseline, 2, 29.0, 100.0),
-        ];
-        let now = vec![
-            run(Build::Candidate, 0, 90.0, 100.0),
-            run(Build::Candidate, 1, 85.0, 100.0),
-            run(Build::Candidate, 2, 95.0, 100.0),
-        ];
+        let earlier = runs_of_build(
+            Build::Baseline,
+            &[(30.0, 100.0), (33.0, 100.0), (29.0, 100.0)],
+        );
+        let now = runs_of_build(
+            Build::Candidate,
+            &[(90.0, 100.0), (85.0, 100.0), (95.0, 100.0)],
+        );
         let checks = report_checks(&earlier, &now);
         assert_eq!(checks[0].status, Status::Failed, "{}", checks[0].detail);
         assert!(checks[0].detail.contains("Welch"), "{}", checks[0].detail);
