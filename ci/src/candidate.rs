@@ -90,7 +90,20 @@ impl Candidate {
             .ok_or_else(|| anyhow!("the candidate command is empty"))?;
         let log = std::fs::File::create(l.log)
             .with_context(|| format!("creating the candidate log {}", l.log.display()))?;
-        let mut child = Command::new(program)
+        // Under a quota the candidate joins its group before it execs, as in a
+        // container: what it sizes at start (its runtime's worker threads from
+        // the cores the quota allows) sees the quota, not the whole machine.
+        let mut command = match &quota {
+            Some(quota) => {
+                let mut sh = Command::new("sh");
+                sh.args(["-c", ENTER_GROUP_THEN_EXEC, "sh"])
+                    .arg(quota.procs_file())
+                    .arg(program);
+                sh
+            }
+            None => Command::new(program),
+        };
+        let mut child = command
             .args(args)
             .args(["--listen", "127.0.0.1:0", "--database-url", l.database_url])
             .args(["--seed-garments", &l.garments.to_string()])
@@ -102,7 +115,8 @@ impl Candidate {
             .spawn()
             .with_context(|| format!("starting the candidate {program:?}"))?;
         if let Some(quota) = &quota {
-            // all of its threads move with it, and those it starts later are born inside
+            // it wrote its own pid there before exec; this checks it is a member
+            // (and moves it, and every thread, if that write was lost)
             let joined = child
                 .id()
                 .ok_or_else(|| QuotaError::new(quota.dir(), "the candidate exited at once"))
@@ -237,6 +251,10 @@ impl Drop for Candidate {
 }
 
 // === impl CpuQuota ===
+
+/// Run by `sh` with the group's `cgroup.procs` file and the candidate's command
+/// as arguments: joins the group, then becomes the candidate (same pid).
+const ENTER_GROUP_THEN_EXEC: &str = r#"echo $$ > "$1" && shift && exec "$@""#;
 
 /// Where cgroupfs is mounted; v1 has a `cpu` hierarchy under it, v2 a
 /// `cgroup.controllers` file in it.
@@ -379,9 +397,9 @@ impl CpuQuota {
 
     /// Moves a process (all of its threads) into the group, and checks it is there.
     pub(crate) fn add(&self, pid: u32) -> Result<(), QuotaError> {
-        std::fs::write(self.dir.join("cgroup.procs"), pid.to_string())
+        std::fs::write(self.procs_file(), pid.to_string())
             .map_err(|e| QuotaError::io(&self.dir, &format!("adding pid {pid}"), &e))?;
-        let procs = std::fs::read_to_string(self.dir.join("cgroup.procs"))
+        let procs = std::fs::read_to_string(self.procs_file())
             .map_err(|e| QuotaError::io(&self.dir, "reading cgroup.procs", &e))?;
         if procs.lines().any(|l| l.trim() == pid.to_string()) {
             Ok(())
@@ -395,6 +413,11 @@ impl CpuQuota {
 
     fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// The file a process writes its pid to, to join the group.
+    fn procs_file(&self) -> PathBuf {
+        self.dir.join("cgroup.procs")
     }
 
     fn cpus(&self) -> f64 {
@@ -412,8 +435,7 @@ impl CpuQuota {
                 Ok(()) => return,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
                 Err(_) => {
-                    let procs =
-                        std::fs::read_to_string(self.dir.join("cgroup.procs")).unwrap_or_default();
+                    let procs = std::fs::read_to_string(self.procs_file()).unwrap_or_default();
                     let pids: Vec<&str> = procs.split_whitespace().collect();
                     if !pids.is_empty() {
                         let _ = std::process::Command::new("kill")
@@ -603,10 +625,44 @@ mod tests {
             .unwrap_or_default()
     }
 
+    /// The tests on the machine's cgroupfs look for groups left by this
+    /// process, so they take turns.
+    static ON_CGROUPFS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+    /// On the machine's own cgroupfs: the candidate is in its group from its
+    /// first instruction, as in a container, so what it sizes at start sees
+    /// the quota. This one tells its cgroup in its `listening on` line.
+    #[tokio::test]
+    async fn a_candidate_under_a_quota_is_in_its_group_before_it_runs() -> TestResult {
+        let _turn = ON_CGROUPFS.lock().await;
+        let dir = tempfile::tempdir()?;
+        let log = dir.path().join("candidate.log");
+        let launch = Launch {
+            command: r#"sh -c 'echo "listening on $(tr "\n" " " < /proc/self/cgroup)"; sleep 30' --"#,
+            database_url: "sqlite://unused",
+            garments: 1,
+            env: &[],
+            log: &log,
+        };
+        let candidate = Candidate::start_in(
+            &launch,
+            Some((Path::new(CGROUP_ROOT), 0.25)),
+            Duration::from_secs(5),
+        )
+        .await?;
+        let own_group = format!("/spikeproof-gate-{}-", std::process::id());
+        let seen = candidate.url.clone();
+        candidate.stop().await;
+        assert!(seen.contains(&own_group), "its first cgroup line: {seen}");
+        assert_eq!(gate_groups(), Vec::<PathBuf>::new(), "a cgroup was left");
+        Ok(())
+    }
+
     /// On the machine's own cgroupfs (as the gate's overload step uses it): a
     /// candidate that never says it listens is killed and its group removed.
     #[tokio::test]
     async fn a_candidate_that_never_gets_ready_leaves_no_process_and_no_cgroup() -> TestResult {
+        let _turn = ON_CGROUPFS.lock().await;
         let dir = tempfile::tempdir()?;
         let log = dir.path().join("candidate.log");
         let marker = dir.path().join("still-running");

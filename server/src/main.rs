@@ -138,7 +138,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             raise_open_file_limit();
             let app = Application::build(settings).await?;
             let addr = app.local_addr();
-            tracing::info!(%addr, "serving");
+            // tokio sizes its workers from the cores the process may use, a
+            // cgroup's CPU quota included (TOKIO_WORKER_THREADS overrides it)
+            let workers = tokio::runtime::Handle::current().metrics().num_workers();
+            tracing::info!(%addr, workers, "serving");
             // the one stdout line that tools wait for
             let mut out = std::io::stdout().lock();
             writeln!(out, "listening on http://{addr}")?;
