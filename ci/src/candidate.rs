@@ -115,8 +115,9 @@ impl Candidate {
             .spawn()
             .with_context(|| format!("starting the candidate {program:?}"))?;
         if let Some(quota) = &quota {
-            // it wrote its own pid there before exec; this checks it is a member
-            // (and moves it, and every thread, if that write was lost)
+            // `sh` writes its pid there before exec, but may not have run yet:
+            // writing it here too (the same pid, so harmless) lets the
+            // membership check below not race it
             let joined = child
                 .id()
                 .ok_or_else(|| QuotaError::new(quota.dir(), "the candidate exited at once"))
@@ -585,13 +586,7 @@ mod tests {
     async fn a_quota_that_cannot_be_applied_never_starts_the_candidate() -> TestResult {
         let dir = tempfile::tempdir()?;
         let log = dir.path().join("candidate.log");
-        let launch = Launch {
-            command: "true",
-            database_url: "sqlite://unused",
-            garments: 1,
-            env: &[],
-            log: &log,
-        };
+        let launch = test_launch("true", &log);
         let Err(e) = Candidate::start_in(&launch, Some((dir.path(), 0.25)), READY_TIMEOUT).await
         else {
             panic!("the candidate started without its quota");
@@ -600,6 +595,17 @@ mod tests {
         assert!(e.downcast_ref::<QuotaError>().is_some(), "{e:#}");
         assert!(!log.exists(), "the candidate was started");
         Ok(())
+    }
+
+    /// A launch of `command` that logs to `log`; no database is opened.
+    fn test_launch<'a>(command: &'a str, log: &'a Path) -> Launch<'a> {
+        Launch {
+            command,
+            database_url: "sqlite://unused",
+            garments: 1,
+            env: &[],
+            log,
+        }
     }
 
     /// The spikeproof groups under the machine's v1 cpu hierarchy or v2 root.
@@ -637,13 +643,10 @@ mod tests {
         let _turn = ON_CGROUPFS.lock().await;
         let dir = tempfile::tempdir()?;
         let log = dir.path().join("candidate.log");
-        let launch = Launch {
-            command: r#"sh -c 'echo "listening on $(tr "\n" " " < /proc/self/cgroup)"; sleep 30' --"#,
-            database_url: "sqlite://unused",
-            garments: 1,
-            env: &[],
-            log: &log,
-        };
+        let launch = test_launch(
+            r#"sh -c 'echo "listening on $(tr "\n" " " < /proc/self/cgroup)"; sleep 30' --"#,
+            &log,
+        );
         let candidate = Candidate::start_in(
             &launch,
             Some((Path::new(CGROUP_ROOT), 0.25)),
@@ -670,13 +673,7 @@ mod tests {
             "sh -c 'sleep 2; touch {}' --",
             shell_words::quote(&marker.display().to_string())
         );
-        let launch = Launch {
-            command: &command,
-            database_url: "sqlite://unused",
-            garments: 1,
-            env: &[],
-            log: &log,
-        };
+        let launch = test_launch(&command, &log);
         let started = Candidate::start_in(
             &launch,
             Some((Path::new(CGROUP_ROOT), 0.25)),
