@@ -32,7 +32,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use prometheus::{Histogram, IntCounter};
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, SemaphorePermit};
 
 use crate::{config::OverloadSettings, telemetry::Metrics};
 
@@ -197,6 +197,28 @@ impl Admission {
         last >= 0 && (self.started.elapsed().as_millis() as i64 - last) <= window.as_millis() as i64
     }
 
+    /// The metrics admission reports to (the accept loop counts connections there too).
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// Takes an execution slot, waiting in the bounded queue for at most
+    /// `queue_timeout` when none is free. Dropping the future (a client that
+    /// hangs up while queued) gives its place in the queue back.
+    async fn wait_for_slot(&self) -> Result<SemaphorePermit<'_>, ShedReason> {
+        if let Ok(permit) = self.slots.try_acquire() {
+            return Ok(permit);
+        }
+        let seat = QueueSeat::take(self).ok_or(ShedReason::QueueFull)?;
+        let waited = tokio::time::timeout(self.queue_timeout, self.slots.acquire()).await;
+        drop(seat);
+        match waited {
+            Ok(Ok(permit)) => Ok(permit),
+            // the semaphore is never closed; treat it like a timeout anyway
+            Ok(Err(_)) | Err(_) => Err(ShedReason::QueueTimeout),
+        }
+    }
+
     /// Builds a shed answer (counted in `http_shed_total` where responses are recorded).
     pub fn shed(&self, reason: ShedReason) -> Response {
         self.last_shed_ms
@@ -274,24 +296,9 @@ fn shed_body(reason: ShedReason, retry_after_s: u64) -> Vec<u8> {
 /// Middleware: admit, queue briefly, or shed; then enforce the deadline.
 pub async fn admit(State(admission): State<Arc<Admission>>, req: Request, next: Next) -> Response {
     let arrived = Instant::now();
-    let permit = match admission.slots.try_acquire() {
+    let permit = match admission.wait_for_slot().await {
         Ok(permit) => permit,
-        Err(_) => {
-            // bounded queue: count ourselves in, or shed if it is full
-            let before = admission.queued.fetch_add(1, Ordering::AcqRel);
-            if before >= admission.queue_bound() {
-                admission.queued.fetch_sub(1, Ordering::AcqRel);
-                return admission.shed(ShedReason::QueueFull);
-            }
-            let waited =
-                tokio::time::timeout(admission.queue_timeout, admission.slots.acquire()).await;
-            admission.queued.fetch_sub(1, Ordering::AcqRel);
-            match waited {
-                Ok(Ok(permit)) => permit,
-                // the semaphore is never closed; treat it like a timeout anyway
-                Ok(Err(_)) | Err(_) => return admission.shed(ShedReason::QueueTimeout),
-            }
-        }
+        Err(reason) => return admission.shed(reason),
     };
     let inflight = Inflight::enter(&admission.metrics);
     let remaining = admission.deadline.saturating_sub(arrived.elapsed());
@@ -308,6 +315,32 @@ pub async fn admit(State(admission): State<Arc<Admission>>, req: Request, next: 
             );
             admission.shed(ShedReason::Deadline)
         }
+    }
+}
+
+/// A place in the wait queue, counted in `queued` and `http_queue_depth`
+/// while it lives. Giving it back on drop matters: when a client hangs up,
+/// hyper drops the waiting request, and a count given back only after the
+/// wait would stay up for good, until every busy moment shed at the door.
+struct QueueSeat<'a>(&'a Admission);
+
+impl<'a> QueueSeat<'a> {
+    /// Takes a seat, or `None` when the queue is at its bound.
+    fn take(admission: &'a Admission) -> Option<QueueSeat<'a>> {
+        let before = admission.queued.fetch_add(1, Ordering::AcqRel);
+        if before >= admission.queue_bound() {
+            admission.queued.fetch_sub(1, Ordering::AcqRel);
+            return None;
+        }
+        admission.metrics.http_queue_depth.inc();
+        Some(QueueSeat(admission))
+    }
+}
+
+impl Drop for QueueSeat<'_> {
+    fn drop(&mut self) {
+        self.0.queued.fetch_sub(1, Ordering::AcqRel);
+        self.0.metrics.http_queue_depth.dec();
     }
 }
 
@@ -331,6 +364,47 @@ impl Drop for Inflight<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn clients_that_hang_up_while_queued_give_their_place_back() {
+        const HANG_UPS: usize = 40;
+        let settings = OverloadSettings {
+            max_inflight: 1,
+            max_queue: HANG_UPS,
+            queue_timeout_ms: 10_000,
+            ..OverloadSettings::default()
+        };
+        let metrics = Metrics::new();
+        let admission = Admission::new(&settings, metrics.clone());
+        let held = admission.slots.try_acquire().expect("the one slot");
+        let mut waiting: Vec<_> = (0..HANG_UPS)
+            .map(|_| Box::pin(admission.wait_for_slot()))
+            .collect();
+        for wait in &mut waiting {
+            assert!(futures::poll!(wait.as_mut()).is_pending(), "queued");
+        }
+        assert_eq!(admission.queued.load(Ordering::Acquire), HANG_UPS);
+        assert_eq!(metrics.http_queue_depth.get(), HANG_UPS as i64);
+        // every client hangs up: hyper drops their request futures
+        drop(waiting);
+        assert_eq!(admission.queued.load(Ordering::Acquire), 0);
+        assert_eq!(metrics.http_queue_depth.get(), 0);
+        // the next request, slot still taken, waits in the queue instead of being shed
+        let mut next = Box::pin(admission.wait_for_slot());
+        assert!(
+            futures::poll!(next.as_mut()).is_pending(),
+            "queued, not shed"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        assert!(futures::poll!(next.as_mut()).is_pending(), "still waiting");
+        assert_eq!(metrics.http_queue_depth.get(), 1);
+        drop(held);
+        let permit = tokio::time::timeout(Duration::from_secs(1), next)
+            .await
+            .expect("a slot within the timeout");
+        assert!(permit.is_ok(), "the freed slot, not a shed");
+        assert_eq!(metrics.http_queue_depth.get(), 0);
+    }
 
     #[test]
     fn the_queue_holds_what_the_completion_rate_admits_within_the_timeout() {

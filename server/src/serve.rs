@@ -11,6 +11,9 @@
 //! - a request for an admitted route that admission would shed as
 //!   `queue_full` is shed here, before routing ([`Admission::shed_at_door`]);
 //! - on shutdown: stop accepting, let open connections finish (graceful).
+//!
+//! `http_open_connections` counts the connections being served, from accept
+//! to the end of their task, however they end.
 
 use std::{future::Future, sync::Arc, time::Duration};
 
@@ -20,7 +23,12 @@ use hyper_util::{
     rt::{TokioExecutor, TokioIo, TokioTimer},
     server::{conn::auto::Builder, graceful::GracefulShutdown},
 };
-use tokio::{io::AsyncWriteExt, net::TcpListener, sync::Semaphore};
+use prometheus::IntGauge;
+use tokio::{
+    io::AsyncWriteExt,
+    net::TcpListener,
+    sync::{OwnedSemaphorePermit, Semaphore},
+};
 use tokio_io_timeout::TimeoutStream;
 use tower::Service;
 
@@ -37,6 +45,7 @@ pub async fn serve(
     grace: Duration,
 ) {
     let permits = Arc::new(Semaphore::new(limits.max_connections));
+    let open = admission.metrics().http_open_connections.clone();
     let mut builder = Builder::new(TokioExecutor::new());
     builder
         .http1()
@@ -61,6 +70,7 @@ pub async fn serve(
                 continue;
             }
         };
+        // the raw-503 answers below are not counted: they hold no slot and close within a second
         let Ok(permit) = permits.clone().try_acquire_owned() else {
             tokio::spawn(async move {
                 let _ = tokio::time::timeout(Duration::from_secs(1), async {
@@ -71,6 +81,7 @@ pub async fn serve(
             });
             continue;
         };
+        let served = OpenConnection::open(permit, open.clone());
         let _ = stream.set_nodelay(true);
         let mut timed = TimeoutStream::new(stream);
         timed.set_read_timeout(Some(idle));
@@ -95,7 +106,7 @@ pub async fn serve(
             if let Err(e) = conn.await {
                 tracing::debug!(%peer, error = %e, "connection ended with an error");
             }
-            drop(permit);
+            drop(served);
         });
     }
     drop(listener);
@@ -111,6 +122,27 @@ pub async fn serve(
     }
 }
 
+/// A served connection's slot, counted in `http_open_connections` until the
+/// connection's task drops it: after the last response, an error, a timeout,
+/// or the runtime dropping the task at shutdown.
+struct OpenConnection {
+    _slot: OwnedSemaphorePermit,
+    gauge: IntGauge,
+}
+
+impl OpenConnection {
+    fn open(slot: OwnedSemaphorePermit, gauge: IntGauge) -> OpenConnection {
+        gauge.inc();
+        OpenConnection { _slot: slot, gauge }
+    }
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.gauge.dec();
+    }
+}
+
 /// The overload contract, written raw when even a connection slot is lacking.
 const TOO_MANY_CONNECTIONS: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\n\
 content-type: application/json\r\n\
@@ -122,6 +154,91 @@ content-length: 114\r\n\
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
+    use axum::{Router, routing::get};
+    use tokio::{
+        io::{AsyncReadExt, AsyncWriteExt},
+        net::{TcpListener, TcpStream},
+    };
+
+    use crate::{
+        config::{HttpSettings, OverloadSettings},
+        overload::Admission,
+        telemetry::Metrics,
+    };
+
+    /// Sends one request on `stream` and reads its whole answer ("ok").
+    async fn get_ok(stream: &mut TcpStream) {
+        stream
+            .write_all(b"GET / HTTP/1.1\r\nhost: test\r\n\r\n")
+            .await
+            .expect("request written");
+        let mut answer = Vec::new();
+        let mut buf = [0u8; 512];
+        while !answer.ends_with(b"\r\n\r\nok") {
+            let n = stream.read(&mut buf).await.expect("answer read");
+            assert!(n > 0, "closed before the answer");
+            answer.extend_from_slice(&buf[..n]);
+        }
+    }
+
+    /// Waits up to a second for `gauge` to read `want`.
+    async fn settles_at(gauge: &prometheus::IntGauge, want: i64) -> bool {
+        for _ in 0..200 {
+            if gauge.get() == want {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        false
+    }
+
+    #[tokio::test]
+    async fn open_connections_count_served_connections_until_they_close() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bound");
+        let addr = listener.local_addr().expect("address");
+        let metrics = Metrics::new();
+        let admission = Admission::new(&OverloadSettings::default(), metrics.clone());
+        let limits = HttpSettings {
+            max_connections: 1,
+            ..HttpSettings::default()
+        };
+        let router = Router::new().route("/", get(|| async { "ok" }));
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            let shutdown = async move {
+                let _ = stopped.await;
+            };
+            super::serve(
+                listener,
+                router,
+                admission,
+                &limits,
+                shutdown,
+                Duration::from_secs(1),
+            )
+            .await;
+        });
+        let open = &metrics.http_open_connections;
+        let mut client = TcpStream::connect(addr).await.expect("connected");
+        get_ok(&mut client).await;
+        assert_eq!(open.get(), 1, "the kept-alive connection");
+        // past the cap: the raw 503, not counted
+        let mut excess = TcpStream::connect(addr).await.expect("connected");
+        let mut answer = Vec::new();
+        excess.read_to_end(&mut answer).await.expect("raw answer");
+        assert!(answer.starts_with(b"HTTP/1.1 503"));
+        assert_eq!(open.get(), 1);
+        drop(client);
+        assert!(
+            settles_at(open, 0).await,
+            "the closed connection is uncounted"
+        );
+        let _ = stop.send(());
+        server.await.expect("serve ended");
+    }
+
     #[test]
     fn the_raw_503_declares_its_exact_length() {
         let text = std::str::from_utf8(super::TOO_MANY_CONNECTIONS).expect("ascii");

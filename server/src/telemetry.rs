@@ -40,6 +40,12 @@ pub fn init_tracing(format: LogFormat) {
     drop(result);
 }
 
+/// Buckets of `db_pool_hold_seconds`: a query's 100 µs up to a hold near the leak threshold.
+const HOLD_BUCKETS: [f64; 16] = [
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+    5.0, 10.0,
+];
+
 /// Every metric the server exports.
 #[derive(Debug, Clone)]
 pub struct Metrics {
@@ -50,11 +56,23 @@ pub struct Metrics {
     pub http_shed: IntCounterVec,
     /// Server-side time to a shed answer: tells the server's part of a slow shed from the client's.
     pub http_shed_duration: Histogram,
+    /// Requests waiting for a slot: a queue that stays up while nothing waits is a leaked count.
+    pub http_queue_depth: IntGauge,
+    /// Served connections: tells a connection pile-up (slow or idle clients) from request load.
+    pub http_open_connections: IntGauge,
+    /// Every poll of an admitted handler, by route: a blocking call shows up as long polls.
+    pub http_poll_duration: HistogramVec,
+    /// Each request's longest poll, by route: names the route that stalls a worker thread.
+    pub http_request_max_poll: HistogramVec,
+    /// How late a 10 ms timer fires: the workers' stall as every task feels it.
+    pub scheduler_lag: Histogram,
     pub pool_connections: IntGaugeVec,
     pub pool_max: IntGauge,
     pub pool_acquire: HistogramVec,
     pub pool_acquire_timeouts: IntCounter,
     pub pool_held_too_long: IntCounterVec,
+    /// How long each site holds its connection: finds the site that starves the pool before it leaks.
+    pub pool_hold: HistogramVec,
     pub resident_memory: IntGauge,
     pub allocated_bytes: IntGauge,
     pub live_allocations: IntGauge,
@@ -72,6 +90,8 @@ impl Metrics {
         let latency_buckets = vec![
             0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
         ];
+        // a poll past a millisecond or two is a worker thread taken from every other task
+        let poll_buckets = crate::polltime::POLL_BUCKETS.to_vec();
         let m = Metrics {
             http_requests: IntCounterVec::new(
                 Opts::new("http_requests_total", "HTTP requests answered"),
@@ -102,6 +122,39 @@ impl Metrics {
                 .buckets(latency_buckets.clone()),
             )
             .expect("valid metric"),
+            http_queue_depth: IntGauge::new(
+                "http_queue_depth",
+                "Requests waiting for an execution slot",
+            )
+            .expect("valid metric"),
+            http_open_connections: IntGauge::new("http_open_connections", "HTTP connections open")
+                .expect("valid metric"),
+            http_poll_duration: HistogramVec::new(
+                HistogramOpts::new(
+                    "http_poll_duration_seconds",
+                    "Time of each poll of an admitted request's handler",
+                )
+                .buckets(poll_buckets.clone()),
+                &["route"],
+            )
+            .expect("valid metric"),
+            http_request_max_poll: HistogramVec::new(
+                HistogramOpts::new(
+                    "http_request_max_poll_seconds",
+                    "Longest poll of each admitted request's handler",
+                )
+                .buckets(poll_buckets.clone()),
+                &["route"],
+            )
+            .expect("valid metric"),
+            scheduler_lag: Histogram::with_opts(
+                HistogramOpts::new(
+                    "tokio_scheduler_lag_seconds",
+                    "How late a 10 ms sleep wakes, past its 10 ms",
+                )
+                .buckets(poll_buckets),
+            )
+            .expect("valid metric"),
             pool_connections: IntGaugeVec::new(
                 Opts::new("db_pool_connections", "Pooled database connections"),
                 &["state"],
@@ -125,6 +178,15 @@ impl Metrics {
                     "db_pool_held_too_long_total",
                     "Connections held past the leak threshold, by the code site that took them",
                 ),
+                &["site"],
+            )
+            .expect("valid metric"),
+            pool_hold: HistogramVec::new(
+                HistogramOpts::new(
+                    "db_pool_hold_seconds",
+                    "Time a pooled connection was held, by the code site that took it",
+                )
+                .buckets(HOLD_BUCKETS.to_vec()),
                 &["site"],
             )
             .expect("valid metric"),
@@ -177,11 +239,17 @@ impl Metrics {
             Box::new(self.http_inflight.clone()),
             Box::new(self.http_shed.clone()),
             Box::new(self.http_shed_duration.clone()),
+            Box::new(self.http_queue_depth.clone()),
+            Box::new(self.http_open_connections.clone()),
+            Box::new(self.http_poll_duration.clone()),
+            Box::new(self.http_request_max_poll.clone()),
+            Box::new(self.scheduler_lag.clone()),
             Box::new(self.pool_connections.clone()),
             Box::new(self.pool_max.clone()),
             Box::new(self.pool_acquire.clone()),
             Box::new(self.pool_acquire_timeouts.clone()),
             Box::new(self.pool_held_too_long.clone()),
+            Box::new(self.pool_hold.clone()),
             Box::new(self.resident_memory.clone()),
             Box::new(self.allocated_bytes.clone()),
             Box::new(self.live_allocations.clone()),
@@ -239,21 +307,35 @@ impl Metrics {
         let mut text = String::from_utf8(out).unwrap_or_default();
         // a labelled family with no series yet is omitted by the encoder; name
         // it anyway so a scraper can tell "zero so far" from "not exported"
-        for family in [
+        for (name, help, kind) in [
             (
                 "db_pool_held_too_long_total",
                 "Connections held past the leak threshold, by the code site that took them",
+                "counter",
             ),
             (
                 "http_rate_limited_total",
                 "Writes answered 429 because the user's write budget was spent",
+                "counter",
+            ),
+            (
+                "db_pool_hold_seconds",
+                "Time a pooled connection was held, by the code site that took it",
+                "histogram",
+            ),
+            (
+                "http_poll_duration_seconds",
+                "Time of each poll of an admitted request's handler",
+                "histogram",
+            ),
+            (
+                "http_request_max_poll_seconds",
+                "Longest poll of each admitted request's handler",
+                "histogram",
             ),
         ] {
-            if !text.contains(&format!("# TYPE {} ", family.0)) {
-                text.push_str(&format!(
-                    "# HELP {} {}\n# TYPE {} counter\n",
-                    family.0, family.1, family.0
-                ));
+            if !text.contains(&format!("# TYPE {name} ")) {
+                text.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
             }
         }
         text

@@ -5,6 +5,9 @@
 //! acquired it, and counted in `db_pool_held_too_long_total{site}`. A connection
 //! that is forgotten (`mem::forget`) keeps its entry forever, so it keeps being
 //! visible in [`Tracker::snapshot`].
+//!
+//! Every hold that ends is timed in `db_pool_hold_seconds{site}`, so the site
+//! that keeps connections longest shows before any hold passes the threshold.
 
 use std::{
     collections::HashMap,
@@ -136,7 +139,15 @@ pub(crate) struct HoldGuard {
 
 impl Drop for HoldGuard {
     fn drop(&mut self) {
-        self.tracker.lock().remove(&self.id);
+        // the lock is released before the metric is touched
+        let removed = self.tracker.lock().remove(&self.id);
+        if let Some(entry) = removed {
+            self.tracker
+                .metrics
+                .pool_hold
+                .with_label_values(&[entry.site])
+                .observe(entry.since.elapsed().as_secs_f64());
+        }
     }
 }
 
@@ -172,5 +183,26 @@ impl Deref for TrackedConn {
 impl DerefMut for TrackedConn {
     fn deref_mut(&mut self) -> &mut AnyConnection {
         &mut self.conn
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_released_hold_is_timed_under_the_site_that_took_it() {
+        let metrics = Metrics::new();
+        let tracker = Tracker::start(Duration::from_secs(5), metrics.clone());
+        let site = "outfit_server::store::tests:1";
+        let hold = tracker.hold(site);
+        assert_eq!(tracker.snapshot().len(), 1);
+        drop(hold);
+        assert!(tracker.snapshot().is_empty());
+        let timed = metrics.pool_hold.with_label_values(&[site]);
+        assert_eq!(timed.get_sample_count(), 1);
+        assert!(timed.get_sample_sum() < 5.0, "a hold of a moment");
+        let other = metrics.pool_hold.with_label_values(&["elsewhere:2"]);
+        assert_eq!(other.get_sample_count(), 0);
     }
 }
