@@ -2,13 +2,9 @@
 //!
 //! The leak detectors judge memory growth per request; RSS is too coarse to see
 //! 3 bytes a call, but a live-allocation count sees every forgotten `Box`.
-//! The binary installs it over jemalloc:
-//!
-//! ```text
-//! #[global_allocator]
-//! static GLOBAL: outfit_server::alloc::Counting<tikv_jemallocator::Jemalloc> =
-//!     outfit_server::alloc::Counting::new(tikv_jemallocator::Jemalloc);
-//! ```
+//! The binary installs it over jemalloc with
+//! [`global_allocator!`](crate::global_allocator), which also turns jemalloc's
+//! heap profiler on, inactive ([`crate::heapprof`]).
 //!
 //! This is the one module that needs `unsafe`: `GlobalAlloc` is an unsafe trait.
 #![allow(unsafe_code)]
@@ -17,6 +13,14 @@ use std::{
     alloc::{GlobalAlloc, Layout},
     sync::atomic::{AtomicBool, AtomicI64, Ordering::Relaxed},
 };
+
+/// jemalloc's start-up options: profiling compiled in, off until asked for.
+/// Exported under `_rjem_malloc_conf` by [`global_allocator!`](crate::global_allocator);
+/// [`crate::heapprof`] activates and dumps the profiler.
+pub const MALLOC_CONF: &[u8] = b"prof:true,prof_active:false,lg_prof_sample:19\0";
+
+/// The allocator under the count, re-exported for [`global_allocator!`](crate::global_allocator).
+pub use tikv_jemallocator::Jemalloc;
 
 static LIVE_BYTES: AtomicI64 = AtomicI64::new(0);
 static LIVE_ALLOCATIONS: AtomicI64 = AtomicI64::new(0);
@@ -105,4 +109,21 @@ pub fn resident_bytes() -> Option<u64> {
 fn page_size() -> u64 {
     // Every Linux target we run on uses 4 KiB pages for RSS accounting.
     4096
+}
+
+/// Declares the server's global allocator: the counting allocator over
+/// jemalloc, with heap profiling compiled in and inactive. Every binary that
+/// serves (the server, and programs built on its library) invokes it once.
+#[macro_export]
+macro_rules! global_allocator {
+    () => {
+        #[global_allocator]
+        static GLOBAL: $crate::alloc::Counting<$crate::alloc::Jemalloc> =
+            $crate::alloc::Counting::new($crate::alloc::Jemalloc);
+
+        /// jemalloc reads its options from this symbol before `main`.
+        #[allow(unsafe_code, non_upper_case_globals)]
+        #[unsafe(export_name = "_rjem_malloc_conf")]
+        pub static malloc_conf: &[u8] = $crate::alloc::MALLOC_CONF;
+    };
 }

@@ -14,12 +14,15 @@
 //! - [`store`]: sqlx repositories and migrations (SQLite, PostgreSQL);
 //! - [`api`]: axum routes, errors, extractors;
 //! - [`overload`]: admission control, load shedding, deadlines;
+//! - [`polltime`]: poll timing per route and the runtime lag probe, to name blocking handlers;
 //! - [`ratelimit`]: per-user write limits in a table of fixed size;
 //! - [`openapi`]: the OpenAPI 3.1 document served at `/openapi.json`;
 //! - [`taste`]: the "similar taste" model (feature flag `taste_model`, off by default);
 //! - [`chaos`]: fault hooks (leaks, hangs, slowness), inert unless started with them;
 //! - [`telemetry`]: tracing and Prometheus metrics;
 //! - [`alloc`]: the counting global allocator behind the memory metrics;
+//! - [`heapprof`]: jemalloc's heap profiler, inactive until the gate asks;
+//! - [`cli`]: the `outfit-server` command line, callable with extra middleware;
 //! - [`serve`]: the accept loop with connection caps and slow-client timeouts;
 //! - [`startup`]: `Application::build` and `run_until_stopped`.
 
@@ -27,12 +30,15 @@ pub mod alloc;
 pub mod api;
 pub mod catalog;
 pub mod chaos;
+pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod engine;
 pub mod feeds;
+pub mod heapprof;
 pub mod openapi;
 pub mod overload;
+pub mod polltime;
 pub mod ratelimit;
 pub mod serve;
 pub mod startup;

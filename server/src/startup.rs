@@ -7,7 +7,7 @@ use anyhow::Context as _;
 use tokio::net::TcpListener;
 
 use crate::{
-    api::{AppState, app},
+    api::{AppState, HandlerLayer, app_with},
     catalog::CatalogHandle,
     chaos::{Chaos, FaultSpec},
     config::Settings,
@@ -29,6 +29,8 @@ pub struct Application {
     refresher: tokio::task::JoinHandle<()>,
     /// The taste model's retrain task; `None` with the flag off.
     taste_trainer: Option<tokio::task::JoinHandle<()>>,
+    /// Middleware of an embedding program around the handlers (none in production).
+    handler_layer: Option<HandlerLayer>,
 }
 
 impl Application {
@@ -103,7 +105,14 @@ impl Application {
             },
             refresher,
             taste_trainer,
+            handler_layer: None,
         })
+    }
+
+    /// Serves with `layer` around the admitted routes' handlers.
+    pub fn with_handler_layer(mut self, layer: Option<HandlerLayer>) -> Application {
+        self.handler_layer = layer;
+        self
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -130,7 +139,8 @@ impl Application {
         let db = self.state.db.clone();
         let limits = self.state.settings.http.clone();
         let admission = self.state.admission.clone();
-        let router = app(self.state);
+        let lag_probe = crate::polltime::spawn_lag_probe(&self.state.metrics);
+        let router = app_with(self.state, self.handler_layer);
         crate::serve::serve(
             self.listener,
             router,
@@ -144,6 +154,7 @@ impl Application {
         )
         .await;
         self.refresher.abort();
+        lag_probe.abort();
         if let Some(trainer) = &self.taste_trainer {
             trainer.abort();
         }

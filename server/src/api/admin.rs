@@ -1,4 +1,5 @@
-//! Admin routes (present only with an admin token): the chaos fault hooks.
+//! Admin routes (present only with an admin token): the chaos fault hooks,
+//! and jemalloc's heap profiler (activate, dump).
 
 use axum::{
     extract::{FromRequestParts, State},
@@ -175,4 +176,87 @@ pub(super) async fn remove(
         0 => Err(AppError::NotFound("fault")),
         removed => Ok(AppJson(Removed { removed })),
     }
+}
+
+/// Switches jemalloc's heap profiler on (afresh) or off.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Profiling {
+    active: bool,
+    /// One sample per `2^lg_sample` bytes allocated, on average (default 12,
+    /// 4 KiB); 8 to 30.
+    lg_sample: Option<u8>,
+}
+
+/// The heap profiler's state.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = HeapProfiling)]
+pub(super) struct ProfilingState {
+    active: bool,
+}
+
+fn heap_error(e: crate::heapprof::HeapProfError) -> AppError {
+    use crate::heapprof::HeapProfError;
+    match e {
+        HeapProfError::Unavailable | HeapProfError::Inactive => {
+            AppError::conflict("heap_profiling_unavailable", e.to_string())
+        }
+        other => AppError::Internal(other.into()),
+    }
+}
+
+/// Activates (resetting what was sampled) or deactivates heap profiling.
+#[utoipa::path(
+    post,
+    path = "/admin/heap/profiling",
+    tag = "admin",
+    security(("admin_token" = [])),
+    request_body = Profiling,
+    responses(
+        (status = 200, description = "The profiler's new state", body = ProfilingState),
+        (status = 400, description = "The body is not JSON", body = ErrorBody),
+        (status = 401, description = "Missing or wrong admin token", body = ErrorBody),
+        (status = 409, description = "This process has no heap profiler", body = ErrorBody),
+        (status = 413, description = "The body is larger than the limit", body = ErrorBody),
+        (status = 415, description = "The body is not `application/json`", body = ErrorBody),
+        (status = 422, description = "`lg_sample` out of range", body = ErrorBody),
+    ),
+)]
+pub(super) async fn heap_profiling(
+    _admin: Admin,
+    AppJson(asked): AppJson<Profiling>,
+) -> Result<AppJson<ProfilingState>, AppError> {
+    let lg_sample = asked.lg_sample.unwrap_or(crate::heapprof::GATE_LG_SAMPLE);
+    if !(8..=30).contains(&lg_sample) {
+        return Err(AppError::unprocessable(
+            "invalid_lg_sample",
+            format!("lg_sample must be 8 to 30, not {lg_sample}"),
+        ));
+    }
+    if asked.active {
+        crate::heapprof::activate(lg_sample).map_err(heap_error)?;
+    } else {
+        crate::heapprof::deactivate().map_err(heap_error)?;
+    }
+    Ok(AppJson(ProfilingState {
+        active: crate::heapprof::active(),
+    }))
+}
+
+/// The live sampled heap, symbolized, as a pprof profile (gzipped protobuf).
+#[utoipa::path(
+    get,
+    path = "/admin/heap/profile",
+    tag = "admin",
+    security(("admin_token" = [])),
+    responses(
+        (status = 200, description = "pprof `inuse_space` profile", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 401, description = "Missing or wrong admin token", body = ErrorBody),
+        (status = 409, description = "The profiler is not active", body = ErrorBody),
+    ),
+)]
+pub(super) async fn heap_profile(_admin: Admin) -> Result<axum::response::Response, AppError> {
+    use axum::response::IntoResponse;
+    let pprof = crate::heapprof::dump_pprof().await.map_err(heap_error)?;
+    Ok(([(header::CONTENT_TYPE, "application/octet-stream")], pprof).into_response())
 }

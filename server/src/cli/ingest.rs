@@ -8,12 +8,12 @@ use std::{
     time::Duration,
 };
 
-use anyhow::Context;
-use clap::Args;
-use outfit_server::{
+use crate::{
     feeds::{self, FeedFormat, IngestOptions, Progress},
     store::Db,
 };
+use anyhow::Context;
+use clap::Args;
 
 #[derive(Debug, Args)]
 pub(crate) struct IngestArgs {

@@ -1,22 +1,28 @@
-//! `outfit-server`: serve, seed, migrate or ingest a feed. See the crate docs of `outfit_server`.
+//! The `outfit-server` command line: serve, seed, migrate or ingest a feed.
+//!
+//! It lives in the library so that other programs can serve the same app
+//! with middleware of their own around the handlers ([`main_with`]): the
+//! defect examples that prove the release gate are built that way, and the
+//! production binary ships no switch for them.
 
 use std::{io::Write, net::SocketAddr, path::PathBuf, process::ExitCode};
 
-mod ingest_cmd;
+mod ingest;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use outfit_server::{
+
+use crate::{
     Application,
+    api::HandlerLayer,
     config::{LogFormat, Settings},
     startup,
     store::Db,
     telemetry,
 };
 
-#[global_allocator]
-static GLOBAL: outfit_server::alloc::Counting<tikv_jemallocator::Jemalloc> =
-    outfit_server::alloc::Counting::new(tikv_jemallocator::Jemalloc);
+/// The start of the one stdout line that tools wait for: `listening on http://ADDR`.
+pub const READY_PREFIX: &str = "listening on ";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -67,7 +73,7 @@ enum Command {
         #[command(flatten)]
         common: Common,
         #[command(flatten)]
-        args: ingest_cmd::IngestArgs,
+        args: ingest::IngestArgs,
     },
 }
 
@@ -97,7 +103,13 @@ impl Common {
     }
 }
 
-fn main() -> ExitCode {
+/// Runs the command line of `outfit-server`.
+pub fn main() -> ExitCode {
+    main_with(None)
+}
+
+/// Runs the command line with `layer` around the admitted routes' handlers.
+pub fn main_with(layer: Option<HandlerLayer>) -> ExitCode {
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
@@ -106,7 +118,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli)) {
+    match runtime.block_on(run(cli, layer)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -115,7 +127,7 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(cli: Cli) -> anyhow::Result<()> {
+async fn run(cli: Cli, layer: Option<HandlerLayer>) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve {
             common,
@@ -136,7 +148,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             settings.validate()?;
             telemetry::init_tracing(settings.log_format);
             raise_open_file_limit();
-            let app = Application::build(settings).await?;
+            let app = Application::build(settings)
+                .await?
+                .with_handler_layer(layer);
             let addr = app.local_addr();
             // tokio sizes its workers from the cores the process may use, a
             // cgroup's CPU quota included (TOKIO_WORKER_THREADS overrides it)
@@ -144,7 +158,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             tracing::info!(%addr, workers, "serving");
             // the one stdout line that tools wait for
             let mut out = std::io::stdout().lock();
-            writeln!(out, "listening on http://{addr}")?;
+            writeln!(out, "{READY_PREFIX}http://{addr}")?;
             out.flush()?;
             drop(out);
             app.run_until_stopped(startup::shutdown_signal()).await
@@ -166,7 +180,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let settings = common.settings()?;
             telemetry::init_tracing(settings.log_format);
             let db = connect(&settings).await?;
-            let result = ingest_cmd::run(&db, &args).await;
+            let result = ingest::run(&db, &args).await;
             db.close().await;
             result
         }
