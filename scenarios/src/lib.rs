@@ -79,6 +79,15 @@ impl Scenario {
             .fold(0.0, f64::max)
     }
 
+    /// Requests per second `users` concurrent users send by this file's think
+    /// times (Little's law on the closed model: each user sends one request per
+    /// mean think time; the time to answer is left out, so the figure is an
+    /// upper bound). `None` when no journey has a weight.
+    pub fn request_rate(&self, users: f64) -> Option<f64> {
+        let think = self.journeys.mean_think_s()?;
+        (think > 0.0).then(|| users / think)
+    }
+
     /// The SLOs of a phase: the defaults with the phase's own keys over them.
     pub fn slo_for(&self, phase: &str) -> SloSet {
         let mut set = self.slo.default.clone();

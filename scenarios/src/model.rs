@@ -146,6 +146,46 @@ pub struct Journeys {
     pub probe: Option<Probe>,
 }
 
+impl Journeys {
+    /// The mean think time between two requests, weighted by the journeys'
+    /// weights; `None` when every weight is 0.
+    pub fn mean_think_s(&self) -> Option<f64> {
+        let mix = [
+            self.new_install
+                .as_ref()
+                .map(|j| (j.weight, *j.think.get_ref())),
+            self.returning
+                .as_ref()
+                .map(|j| (j.weight, *j.think.get_ref())),
+            self.browser
+                .as_ref()
+                .map(|j| (j.weight, *j.think.get_ref())),
+            self.impatient
+                .as_ref()
+                .map(|j| (j.weight, *j.think.get_ref())),
+            self.probe.as_ref().map(|j| (j.weight, *j.think.get_ref())),
+        ];
+        let (weights, sum) = mix
+            .iter()
+            .flatten()
+            .fold((0.0, 0.0), |(w, s), (weight, think)| {
+                let weight = f64::from(*weight);
+                (w + weight, s + weight * think.mean_s())
+            });
+        (weights > 0.0).then(|| sum / weights)
+    }
+}
+
+impl Think {
+    /// The mean of the distribution, in seconds.
+    pub fn mean_s(&self) -> f64 {
+        match self {
+            Think::Constant(d) | Think::Exponential(d) => d.get().as_secs_f64(),
+            Think::Uniform([a, b]) => (a.get().as_secs_f64() + b.get().as_secs_f64()) / 2.0,
+        }
+    }
+}
+
 /// The calibration journey: one `GET /healthz` per session.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

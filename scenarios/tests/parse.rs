@@ -39,6 +39,21 @@ p99_ms = 500
 "#;
 
 #[test]
+fn the_request_rate_of_users_follows_the_weighted_mean_think_time() {
+    // one journey, a constant 1 s think: 5 users send 5 requests a second
+    let s = parse(MINIMAL).expect("valid");
+    assert_eq!(s.journeys.mean_think_s(), Some(1.0));
+    assert_eq!(s.request_rate(5.0), Some(5.0));
+    // the shipped spike: weights 2, 5, 3, 1 on means 3 s, 5 s, 2.5 s, 2 s
+    let spike = Scenario::appstore_spike().expect("shipped scenario is valid");
+    let mean = (2.0 * 3.0 + 5.0 * 5.0 + 3.0 * 2.5 + 2.0) / 11.0;
+    let think = spike.journeys.mean_think_s().expect("weighted journeys");
+    assert!((think - mean).abs() < 1e-9, "{think} vs {mean}");
+    let rate = spike.request_rate(50_000.0).expect("a rate");
+    assert!((rate - 50_000.0 / mean).abs() < 1e-6);
+}
+
+#[test]
 fn the_shipped_appstore_scenario_parses_and_has_the_spike_shape() {
     let s = Scenario::appstore_spike().expect("shipped scenario is valid");
     let names: Vec<&str> = s
