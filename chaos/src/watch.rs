@@ -1,6 +1,10 @@
 //! The sampler: scrapes `/metrics` (and the database's view) at an interval
 //! while load runs, then hands the samples to the judges.
 //!
+//! Histograms are kept only on the samples a judge reads them from (the first,
+//! the ones at the load's marks, and the latest), so an hour of samples stays
+//! small; [`Watch::around_load`] hands the pair the hold and stall judges take.
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), chaos::watch::WatchError> {
 //! use chaos::watch::{Watch, WatchConfig};
@@ -23,7 +27,7 @@ use tokio::{sync::watch as signal, task::JoinHandle};
 
 use crate::{
     dbview::{DbError, DbView},
-    detect::{self, Budgets, LoadWindow, Report, Status, infer_load_window},
+    detect::{self, Budgets, LoadWindow, Report, Status, infer_load_window, settled_or_flat},
     metrics::Sample,
 };
 
@@ -77,10 +81,45 @@ struct Marks {
     end: Option<f64>,
 }
 
+/// The samples so far, histograms stripped from all but the ones judges read.
+#[derive(Debug, Default)]
+struct Store {
+    samples: Vec<Sample>,
+    /// Samples whose histograms are kept besides the first and the latest.
+    pinned: Vec<usize>,
+    /// The latest sample when the load was marked to start.
+    load_start: Option<usize>,
+}
+
+impl Store {
+    fn push(&mut self, sample: Sample) {
+        if let Some(prev) = self.samples.len().checked_sub(1)
+            && prev > 0
+            && !self.pinned.contains(&prev)
+        {
+            self.samples[prev].strip_histograms();
+        }
+        self.samples.push(sample);
+    }
+
+    /// Keeps the latest sample's histograms; its index.
+    fn pin_latest(&mut self) -> Option<usize> {
+        let i = self.samples.len().checked_sub(1)?;
+        if !self.pinned.contains(&i) {
+            self.pinned.push(i);
+        }
+        Some(i)
+    }
+}
+
+/// How long [`Watch::wait_settled`] may wait past its bound while the in-use
+/// gauges are still coming down (a slow drain is told from a leak by waiting).
+pub const EXTRA_SETTLE_WAIT: Duration = Duration::from_secs(20);
+
 /// A running sampler.
 #[derive(Debug)]
 pub struct Watch {
-    samples: Arc<Mutex<Vec<Sample>>>,
+    store: Arc<Mutex<Store>>,
     marks: Mutex<Marks>,
     started: Instant,
     stop: signal::Sender<bool>,
@@ -133,9 +172,12 @@ impl Watch {
         };
         let started = Instant::now();
         let first = scrape(&client, &url, &mut db, 0.0).await?;
-        let samples = Arc::new(Mutex::new(vec![first]));
+        let shared = Arc::new(Mutex::new(Store {
+            samples: vec![first],
+            ..Store::default()
+        }));
         let (stop, mut stopped) = signal::channel(false);
-        let store = samples.clone();
+        let store = shared.clone();
         let (interval, max) = (
             config.interval.max(Duration::from_millis(20)),
             config.max_duration,
@@ -153,7 +195,7 @@ impl Watch {
                 match scrape(&client, &url, &mut db, started.elapsed().as_secs_f64()).await {
                     Ok(s) => {
                         let mut v = lock(&store);
-                        if v.len() >= MAX_SAMPLES {
+                        if v.samples.len() >= MAX_SAMPLES {
                             break;
                         }
                         v.push(s);
@@ -172,7 +214,7 @@ impl Watch {
             }
         });
         Ok(Watch {
-            samples,
+            store: shared,
             marks: Mutex::new(Marks::default()),
             started,
             stop,
@@ -192,15 +234,28 @@ impl Watch {
     /// Says load starts now (otherwise it is found in the request counter).
     pub fn mark_load_start(&self) {
         self.marks().start = Some(self.elapsed_s());
+        let mut store = lock(&self.store);
+        store.load_start = store.pin_latest();
     }
 
     /// Says load has stopped now.
     pub fn mark_load_end(&self) {
         self.marks().end = Some(self.elapsed_s());
+        lock(&self.store).pin_latest();
     }
 
+    /// Every sample so far (histograms only on the first, the marked and the latest).
     pub fn samples(&self) -> Vec<Sample> {
-        lock(&self.samples).clone()
+        lock(&self.store).samples.clone()
+    }
+
+    /// The sample taken just before the load was marked to start (else the
+    /// first) and the latest, both with their histograms: what
+    /// [`detect::judge_holds`] and [`detect::judge_stalls`] take.
+    pub fn around_load(&self) -> Option<(Sample, Sample)> {
+        let store = lock(&self.store);
+        let before = store.samples.get(store.load_start.unwrap_or(0))?;
+        Some((before.clone(), store.samples.last()?.clone()))
     }
 
     fn window(&self) -> Option<LoadWindow> {
@@ -211,20 +266,39 @@ impl Watch {
         })
     }
 
-    /// After load: waits until connections and tasks are back (or `max` passes);
-    /// true when they are.
+    /// After load: waits until connections, tasks and every in-use gauge are
+    /// back; true when they are. Gives up after `max` once nothing is moving
+    /// any more ([`settled_or_flat`]), at once when the tasks are left behind
+    /// (flat and grown with the load) and all else is back, and after `max`
+    /// plus [`EXTRA_SETTLE_WAIT`] in any case (a drain still under way).
     pub async fn wait_settled(&self, max: Duration) -> bool {
-        let deadline = Instant::now() + max;
+        let soft = Instant::now() + max;
+        let hard = soft + EXTRA_SETTLE_WAIT;
         loop {
-            // only the cheap judges: the memory one bootstraps
-            let (samples, window) = (self.samples(), self.window());
-            let window = window.or_else(|| infer_load_window(&samples));
-            let connections = detect::connections::judge(&samples, window, &self.budgets);
-            let tasks = detect::tasks::judge(&samples, window, &self.budgets);
-            if connections.status == Status::Pass && tasks.status == Status::Pass {
+            let window = self.window();
+            let (back, quiet, tasks_left) = {
+                // only the cheap judges (the memory one bootstraps), on the samples in place
+                let store = lock(&self.store);
+                let samples = &store.samples;
+                let window = window.or_else(|| infer_load_window(samples));
+                let connections = detect::connections::judge(samples, window, &self.budgets);
+                let tasks = detect::tasks::judge(samples, window, &self.budgets);
+                let quiet = match window {
+                    Some(w) if w.end_s.is_some() => settled_or_flat(samples, w, &self.budgets),
+                    _ => true,
+                };
+                let connections_back = connections.status == Status::Pass;
+                (
+                    connections_back && tasks.status == Status::Pass && quiet,
+                    quiet,
+                    quiet && connections_back && tasks.status == Status::Fail,
+                )
+            };
+            if back {
                 return true;
             }
-            if Instant::now() >= deadline {
+            let now = Instant::now();
+            if (quiet && (tasks_left || now >= soft)) || now >= hard {
                 return false;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -235,7 +309,7 @@ impl Watch {
     pub async fn finish(self) -> Report {
         let window = self.window();
         let Watch {
-            samples,
+            store,
             stop,
             task,
             budgets,
@@ -243,10 +317,46 @@ impl Watch {
         } = self;
         stop.send_replace(true);
         let _ = task.await;
-        Report::judge(&lock(&samples), window, &budgets)
+        Report::judge(&lock(&store).samples, window, &budgets)
     }
 }
 
-fn lock(m: &Mutex<Vec<Sample>>) -> MutexGuard<'_, Vec<Sample>> {
+fn lock(m: &Mutex<Store>) -> MutexGuard<'_, Store> {
     m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::Histogram;
+
+    fn with_histogram(at_s: f64) -> Sample {
+        let mut s = Sample {
+            at_s,
+            ..Sample::default()
+        };
+        s.scheduler_lag = Some(Histogram::default());
+        s
+    }
+
+    #[test]
+    fn histograms_are_kept_on_the_first_the_marked_and_the_latest_sample_only() {
+        let mut store = Store::default();
+        for i in 0..4 {
+            store.push(with_histogram(f64::from(i)));
+        }
+        store.load_start = store.pin_latest();
+        for i in 4..8 {
+            store.push(with_histogram(f64::from(i)));
+        }
+        let kept: Vec<usize> = store
+            .samples
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.scheduler_lag.is_some())
+            .map(|(i, _)| i)
+            .collect();
+        assert_eq!(kept, vec![0, 3, 7]);
+        assert_eq!(store.load_start, Some(3));
+    }
 }

@@ -13,10 +13,22 @@
 //! by that is the time until memory runs out at that rate. A leaked allocation
 //! costs at least 8 bytes (the allocator's smallest size class), so
 //! `b = max(byte slope, allocation slope * 8)`.
+//!
+//! Settled points ([`judge_settled`]): readings of the heap taken while the
+//! server was idle between rounds of load, so in-flight work is not in them.
+//! A real leak grows a `Vec`, `String` or map, whose capacity doubles: the
+//! bytes stay flat over some pauses and then jump, while live allocations stay
+//! flat. So growth is judged from the first point to the last (not a rise at
+//! every pause), and counts when it clears both the noise floor and the
+//! per-request floor and is retained (the last point is not below an earlier
+//! one by more than the noise floor).
 
 use serde::Serialize;
 
-use super::{Budgets, LoadWindow, Status, human_bytes, human_duration};
+use super::{
+    Budgets, LoadWindow, PerRequestCosts, Projection, Status, human_bytes, human_count,
+    human_duration, project,
+};
 use crate::{metrics::Sample, stats};
 
 /// The smallest real cost of one live allocation (jemalloc's smallest size class).
@@ -238,4 +250,208 @@ pub fn judge(samples: &[Sample], window: Option<LoadWindow>, b: &Budgets) -> Mem
     }
     finding.summary = format!("LEAK: {}", parts.join("; "));
     finding
+}
+
+// === settled points ===
+
+/// Fewer settled points than this: inconclusive.
+const MIN_SETTLED_POINTS: usize = 3;
+
+/// The heap read while the server was idle between rounds of load.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct SettledPoint {
+    /// `http_requests_total` (load only) when the point was read.
+    pub requests: f64,
+    /// `allocator_allocated_bytes`.
+    pub live_bytes: f64,
+    /// `allocator_live_allocations`.
+    pub live_allocations: f64,
+    pub at_s: f64,
+}
+
+/// Growth of one heap figure from the first settled point to the last.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SettledGrowth {
+    pub metric: String,
+    pub first: f64,
+    pub last: f64,
+    /// `last - first`.
+    pub growth: f64,
+    /// `growth / requests`.
+    pub per_request: f64,
+    /// Theil–Sen slope over all points, per request (a step leak may show 0 here).
+    pub slope: Option<f64>,
+    /// The growth must clear this (the larger of the noise and per-request floors).
+    pub floor: f64,
+    /// The last point is above every earlier one minus the noise floor.
+    pub retained: bool,
+    pub leak: bool,
+}
+
+/// The settled-memory judge's answer.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SettledFinding {
+    pub status: Status,
+    pub summary: String,
+    pub points: usize,
+    /// Requests between the first and the last point.
+    pub requests: f64,
+    pub bytes: Option<SettledGrowth>,
+    pub allocations: Option<SettledGrowth>,
+}
+
+impl SettledFinding {
+    /// Bytes retained per request, when the heap grew.
+    pub fn bytes_per_request(&self) -> Option<f64> {
+        self.bytes
+            .as_ref()
+            .map(|b| b.per_request)
+            .filter(|b| *b > 0.0)
+    }
+
+    /// "retains 3.1 B per outfits request: at the peak of ... this server runs
+    /// out of its 1.0 GiB in 9 h; 27 GiB a day", when the heap grew.
+    pub fn projection(
+        &self,
+        p: &Projection,
+        memory_limit_bytes: Option<f64>,
+        kind: Option<&str>,
+    ) -> Option<String> {
+        let costs = PerRequestCosts {
+            kind: kind.map(str::to_string),
+            bytes_retained: Some(self.bytes_per_request()?),
+            ..PerRequestCosts::default()
+        };
+        project(&costs, p, memory_limit_bytes).into_iter().next()
+    }
+}
+
+fn settled_growth(
+    metric: &str,
+    points: &[SettledPoint],
+    read: fn(&SettledPoint) -> f64,
+    noise: f64,
+    per_request_floor: f64,
+) -> Option<SettledGrowth> {
+    let (first, last) = (points.first()?, points.last()?);
+    let requests = last.requests - first.requests;
+    let growth = read(last) - read(first);
+    let x: Vec<f64> = points.iter().map(|p| p.requests).collect();
+    let y: Vec<f64> = points.iter().map(read).collect();
+    let floor = noise.max(per_request_floor * requests);
+    let retained = points[..points.len() - 1]
+        .iter()
+        .all(|e| read(last) > read(e) - noise);
+    Some(SettledGrowth {
+        metric: metric.to_string(),
+        first: read(first),
+        last: read(last),
+        growth,
+        per_request: growth / requests,
+        slope: stats::theil_sen(&x, &y).map(|l| l.slope),
+        floor,
+        retained,
+        leak: growth > noise && growth > per_request_floor * requests && retained,
+    })
+}
+
+fn settled_inconclusive(points: usize, summary: String) -> SettledFinding {
+    SettledFinding {
+        status: Status::Inconclusive,
+        summary,
+        points,
+        requests: 0.0,
+        bytes: None,
+        allocations: None,
+    }
+}
+
+/// Judges heap readings taken at idle points between rounds of load (the
+/// first after a warm-up round).
+pub fn judge_settled(points: &[SettledPoint], b: &Budgets) -> SettledFinding {
+    let mut points: Vec<SettledPoint> = points
+        .iter()
+        .copied()
+        .filter(|p| {
+            p.requests.is_finite() && p.live_bytes.is_finite() && p.live_allocations.is_finite()
+        })
+        .collect();
+    points.sort_by(|a, b| a.at_s.total_cmp(&b.at_s));
+    let n = points.len();
+    if n < MIN_SETTLED_POINTS {
+        return settled_inconclusive(
+            n,
+            format!("{n} settled points, need {MIN_SETTLED_POINTS} to judge retained memory"),
+        );
+    }
+    let requests = points[n - 1].requests - points[0].requests;
+    if requests <= 0.0 {
+        return settled_inconclusive(
+            n,
+            "no requests between the first and the last settled point".into(),
+        );
+    }
+    let bytes = settled_growth(
+        "allocator_allocated_bytes",
+        &points,
+        |p| p.live_bytes,
+        b.settled_noise_bytes,
+        b.min_bytes_per_request,
+    );
+    let allocations = settled_growth(
+        "allocator_live_allocations",
+        &points,
+        |p| p.live_allocations,
+        b.settled_noise_allocations,
+        b.min_allocations_per_request,
+    );
+    let (Some(by), Some(al)) = (bytes, allocations) else {
+        return settled_inconclusive(n, "no settled points".into());
+    };
+    let slope_text = by.slope.map_or(String::new(), |s| {
+        format!("; Theil–Sen {} B per request", fmt_num(s))
+    });
+    let retained_text = if by.retained {
+        String::new()
+    } else {
+        " (came back down from an earlier point: not retained)".into()
+    };
+    let bytes_text = format!(
+        "retains {} B per request over {} requests (first {}, last {}){slope_text}{retained_text}",
+        fmt_num(by.per_request),
+        human_count(requests),
+        human_bytes(by.first),
+        human_bytes(by.last),
+    );
+    let allocations_text = format!(
+        "live allocations {} -> {} ({} per request)",
+        human_count(al.first),
+        human_count(al.last),
+        fmt_num(al.per_request)
+    );
+    let floors = format!(
+        "floors {} and {} B per request for bytes, {} and {} per request for allocations",
+        human_bytes(b.settled_noise_bytes),
+        fmt_num(b.min_bytes_per_request),
+        human_count(b.settled_noise_allocations),
+        fmt_num(b.min_allocations_per_request)
+    );
+    let leak = by.leak || al.leak;
+    // the figure that leaks first
+    let figures = if al.leak && !by.leak {
+        format!("{allocations_text}; {bytes_text}")
+    } else {
+        format!("{bytes_text}; {allocations_text}")
+    };
+    SettledFinding {
+        status: if leak { Status::Fail } else { Status::Pass },
+        summary: format!(
+            "{}{figures}; {n} settled points; {floors}",
+            if leak { "LEAK: " } else { "" }
+        ),
+        points: n,
+        requests,
+        bytes: Some(by),
+        allocations: Some(al),
+    }
 }

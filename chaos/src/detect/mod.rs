@@ -4,13 +4,26 @@
 //!   (Theil–Sen slope, bootstrap interval, Mann–Kendall), with a runway estimate;
 //! - [`connections`]: in-use connections back to zero after load, the database's
 //!   count matching the pool's, and every code site that held one too long;
-//! - [`tasks`]: tokio tasks back to their pre-load level.
+//! - [`tasks`]: tokio tasks back to their pre-load level, and a leak (tasks
+//!   left per request, flat after the load) told from a slow drain;
+//! - [`gauges`]: one rule for every in-use gauge (in flight, queued, open
+//!   connections, pool in use, tasks), declared in a table;
+//! - [`memory::judge_settled`]: heap bytes and allocations at idle points
+//!   between rounds of load (the release gate supplies them);
+//! - [`holds`]: Little's law on connection holds per code site, projected to
+//!   the production peak against the pool and the database;
+//! - [`stalls`]: requests whose longest poll blocked an async worker;
+//! - [`projection`]: per-request costs at CI scale as sentences about the peak.
 //!
 //! Each finding is `pass`, `fail` or `inconclusive` (too little data to say), with
 //! a one-line summary that carries the figures.
 
 pub mod connections;
+pub mod gauges;
+pub mod holds;
 pub mod memory;
+pub mod projection;
+pub mod stalls;
 pub mod tasks;
 
 use std::{fmt, time::Duration};
@@ -18,8 +31,12 @@ use std::{fmt, time::Duration};
 use serde::Serialize;
 
 pub use connections::ConnectionFinding;
-pub use memory::{MemoryFinding, Trend};
-pub use tasks::TaskFinding;
+pub use gauges::{GaugeFinding, GaugeSpec, GaugesFinding, IN_USE_GAUGES, Tolerance};
+pub use holds::{HoldFinding, SiteHold, judge_holds};
+pub use memory::{MemoryFinding, SettledFinding, SettledPoint, Trend, judge_settled};
+pub use projection::{PerRequestCosts, Projection, project};
+pub use stalls::{RouteStall, StallFinding, judge_stalls, judge_stalls_with};
+pub use tasks::{TaskFinding, settled_or_flat};
 
 use crate::metrics::Sample;
 
@@ -68,6 +85,17 @@ pub struct Budgets {
     pub peak_rate: Option<f64>,
     /// Memory the server may use, for the runway estimate (default: unknown, no runway).
     pub memory_limit_bytes: Option<u64>,
+    /// Tasks above the limit and flat (no decrease beyond the tolerance) this long
+    /// after load are left behind, not draining.
+    pub task_flat_for: Duration,
+    /// Heap growth between settled points below this is noise (allocator caches, arenas).
+    pub settled_noise_bytes: f64,
+    /// Growth of live allocations between settled points below this is noise.
+    pub settled_noise_allocations: f64,
+    /// A route stalls when more than this share of its requests had a poll over the bound.
+    pub stall_max_share: f64,
+    /// ... and at least this many did (a handful is not a pattern).
+    pub stall_min_count: f64,
 }
 
 impl Default for Budgets {
@@ -84,6 +112,11 @@ impl Default for Budgets {
             min_requests: 500.0,
             peak_rate: None,
             memory_limit_bytes: None,
+            task_flat_for: Duration::from_secs(5),
+            settled_noise_bytes: 16.0 * 1024.0,
+            settled_noise_allocations: 64.0,
+            stall_max_share: 0.01,
+            stall_min_count: 5.0,
         }
     }
 }
@@ -128,6 +161,8 @@ pub struct Report {
     pub memory: MemoryFinding,
     pub connections: ConnectionFinding,
     pub tasks: TaskFinding,
+    /// Every in-use gauge back to its pre-load baseline.
+    pub gauges: GaugesFinding,
 }
 
 impl Report {
@@ -137,14 +172,20 @@ impl Report {
         let memory = memory::judge(samples, load, budgets);
         let connections = connections::judge(samples, load, budgets);
         let tasks = tasks::judge(samples, load, budgets);
+        let gauges = gauges::judge(samples, load, budgets);
         Report {
-            verdict: memory.status.max(connections.status).max(tasks.status),
+            verdict: memory
+                .status
+                .max(connections.status)
+                .max(tasks.status)
+                .max(gauges.status),
             load,
             samples: samples.len(),
             budgets: budgets.clone(),
             memory,
             connections,
             tasks,
+            gauges,
         }
     }
 
@@ -171,11 +212,103 @@ impl fmt::Display for Report {
             "  connections: {} {}",
             self.connections.status, self.connections.summary
         )?;
-        write!(
+        writeln!(
             f,
             "  tasks:       {} {}",
             self.tasks.status, self.tasks.summary
+        )?;
+        write!(
+            f,
+            "  gauges:      {} {}",
+            self.gauges.status, self.gauges.summary
+        )?;
+        for g in self.gauges.gauges.iter().filter(|g| g.exported) {
+            write!(f, "\n    {} {}", g.status, g.summary)?;
+        }
+        Ok(())
+    }
+}
+
+/// A route's part of the requests between two samples.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RouteShare {
+    pub route: String,
+    pub requests: f64,
+    /// Of all requests in the span, 0..=1.
+    pub share: f64,
+}
+
+/// The `top` routes by requests between `before` and `after`, busiest first.
+pub fn route_shares(before: &Sample, after: &Sample, top: usize) -> Vec<RouteShare> {
+    let by_route = after.requests_since(before);
+    let total: f64 = by_route.values().sum();
+    let mut v: Vec<RouteShare> = by_route
+        .into_iter()
+        .map(|(route, requests)| RouteShare {
+            share: if total > 0.0 { requests / total } else { 0.0 },
+            route,
+            requests,
+        })
+        .collect();
+    v.sort_by(|a, b| {
+        b.requests
+            .total_cmp(&a.requests)
+            .then(a.route.cmp(&b.route))
+    });
+    v.truncate(top);
+    v
+}
+
+/// "/v1/outfits 62%, /v1/garments/{id} 30%".
+pub fn describe_routes(routes: &[RouteShare]) -> String {
+    routes
+        .iter()
+        .map(|r| format!("{} {:.0}%", r.route, 100.0 * r.share))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// "1 task per 500 requests", or "2.0 tasks per request" when more than one.
+pub fn tasks_per_requests(tasks_per_request: f64) -> String {
+    if !tasks_per_request.is_finite() || tasks_per_request <= 0.0 {
+        "no task per request".into()
+    } else if tasks_per_request < 0.995 {
+        format!(
+            "1 task per {} requests",
+            human_count(1.0 / tasks_per_request)
         )
+    } else {
+        format!("{tasks_per_request:.1} tasks per request")
+    }
+}
+
+/// "172,800", "1,250", "12" (rounded, thousands separated).
+pub fn human_count(v: f64) -> String {
+    if !v.is_finite() {
+        return "?".into();
+    }
+    let digits = format!("{:.0}", v.abs());
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if v < 0.0 && digits != "0" {
+        out.insert(0, '-');
+    }
+    out
+}
+
+/// "150 µs", "2.0 ms", "1.20 s": short durations such as holds and polls.
+pub fn human_seconds(secs: f64) -> String {
+    match secs.abs() {
+        s if !s.is_finite() => "?".into(),
+        s if s >= 60.0 => human_duration(secs),
+        s if s >= 1.0 => format!("{secs:.2} s"),
+        s if s >= 1e-3 => format!("{:.1} ms", secs * 1e3),
+        _ => format!("{:.0} µs", secs * 1e6),
     }
 }
 
