@@ -183,6 +183,12 @@ impl HeapProfile {
 pub struct Site {
     /// Innermost first; empty when no frame is the project's (a dependency's own allocation).
     pub frames: Vec<Frame>,
+    /// The dependency that allocated on the project's behalf (the crate of
+    /// the first frame between the allocator and the project's frame that is
+    /// neither the standard library nor the project); `None` when the
+    /// project's code allocated directly, through `Vec`, `String`, `HashMap`
+    /// or `Box`.
+    pub through: Option<String>,
 }
 
 /// Project frames kept per site: the allocating line and a few callers.
@@ -190,15 +196,44 @@ const SITE_DEPTH: usize = 3;
 
 impl Site {
     fn of(frames: &[Frame]) -> Site {
+        let callers = callers_of_the_allocator(frames);
+        let first_project = callers.iter().position(is_project);
+        let through = first_project
+            .map_or(callers, |i| &callers[..i])
+            .iter()
+            .find_map(dependency_crate);
         Site {
-            frames: callers_of_the_allocator(frames)
+            frames: callers
                 .iter()
                 .filter(|f| is_project(f))
                 .take(SITE_DEPTH)
                 .cloned()
                 .collect(),
+            through: first_project.and(through),
         }
     }
+}
+
+/// The crate a frame belongs to when it is neither the standard library nor
+/// the project's: from a registry path, or else the function's first path
+/// segment (dependencies without debug info have a name and no file).
+fn dependency_crate(f: &Frame) -> Option<String> {
+    if is_project(f) || f.file.starts_with("/rustc/") || f.file.starts_with("/rust/deps/") {
+        return None;
+    }
+    if let Some((_, after)) = f.file.split_once("/registry/src/") {
+        // index.crates.io-HASH/NAME-VERSION/src/...
+        let name_version = after.split('/').nth(1)?;
+        let name = name_version
+            .rsplit_once('-')
+            .map_or(name_version, |(n, _)| n);
+        return Some(name.to_string());
+    }
+    let name = f.function.trim_start_matches('<');
+    let krate = name.split("::").next().unwrap_or("");
+    let std = ["alloc", "core", "std", "hashbrown", "__rustc"];
+    (!krate.is_empty() && !krate.starts_with('{') && !std.contains(&krate))
+        .then(|| krate.to_string())
 }
 
 /// The frames above the allocator: the innermost ones are the allocator
@@ -293,6 +328,11 @@ pub struct SiteFinding {
 /// than `floor_bytes` and did not fall back on the way: the last reading is
 /// within `floor_bytes / 4` of the highest (a buffer caught mid-use at one
 /// quiet point is not retained memory).
+///
+/// A site that allocates through a dependency (a pool's connection, a span
+/// slab, a metric's label set) grows to high-water marks set by concurrency,
+/// not by the request count: it must grow [`THROUGH_DEPENDENCY`] times the
+/// floor. The project's own `Vec`, `String` and map are held to the floor.
 pub fn growing_sites(profiles: &[HeapProfile], floor_bytes: f64) -> SiteFinding {
     let root = project_root(profiles);
     let (Some(first), Some(last)) = (profiles.first(), profiles.last()) else {
@@ -316,13 +356,26 @@ pub fn growing_sites(profiles: &[HeapProfile], floor_bytes: f64) -> SiteFinding 
     let largest = grown.iter().find(|g| !g.site.frames.is_empty()).cloned();
     let growing = grown
         .into_iter()
-        .filter(|g| !g.site.frames.is_empty() && g.grew > floor_bytes && kept(g))
+        .filter(|g| !g.site.frames.is_empty() && g.grew > g.site.floor(floor_bytes) && kept(g))
         .collect();
     SiteFinding {
         growing,
         largest,
         root,
         floor_bytes,
+    }
+}
+
+/// How many times the floor a site allocating through a dependency must grow.
+pub const THROUGH_DEPENDENCY: f64 = 4.0;
+
+impl Site {
+    /// The growth this site must pass to be retained memory.
+    pub fn floor(&self, floor_bytes: f64) -> f64 {
+        match self.through {
+            Some(_) => THROUGH_DEPENDENCY * floor_bytes,
+            None => floor_bytes,
+        }
     }
 }
 
@@ -373,7 +426,8 @@ impl Site {
         if self.frames.is_empty() {
             return "a dependency's own allocation (no project frame on the stack)".into();
         }
-        self.frames
+        let frames = self
+            .frames
             .iter()
             .map(|f| {
                 let file = f.file.strip_prefix(root).unwrap_or(&f.file);
@@ -386,7 +440,11 @@ impl Site {
                 }
             })
             .collect::<Vec<_>>()
-            .join(" <- ")
+            .join(" <- ");
+        match &self.through {
+            Some(krate) => format!("{frames} (through {krate})"),
+            None => frames,
+        }
     }
 }
 
@@ -493,6 +551,45 @@ mod tests {
             "server/examples/defect.rs:31 (defect::remember) <- server/src/overload.rs:300 (overload::admit)"
         );
         assert!(grown[1].site.frames.is_empty());
+    }
+
+    /// A span slab page a dependency allocated while serving the project's request.
+    fn slab_page_stack(bytes: f64) -> HeapStack {
+        stack(
+            bytes,
+            &[
+                frame("__rust_alloc", "", 0),
+                frame("<alloc::raw_vec::RawVecInner>::try_allocate_in", "", 0),
+                frame("sharded_slab::page::Shared<T,C>::allocate", "", 0),
+                frame("{closure#1}", &format!("{ROOT}/server/src/api/mod.rs"), 95),
+            ],
+        )
+    }
+
+    #[test]
+    fn growth_through_a_dependency_must_pass_four_times_the_floor_and_the_projects_own_once() {
+        let before = HeapProfile {
+            stacks: vec![growing_vec_stack(8192.0), slab_page_stack(4096.0)],
+        };
+        let after = HeapProfile {
+            stacks: vec![growing_vec_stack(16384.0), slab_page_stack(14336.0)],
+        };
+        let found = growing_sites(&[before, after], 6144.0);
+        assert_eq!(found.growing.len(), 1, "{found:?}");
+        assert_eq!(found.growing[0].site.through, None);
+        assert!(
+            found.growing[0]
+                .site
+                .describe(&found.root)
+                .starts_with("server/examples/defect.rs:31")
+        );
+        let slab = HeapStack::clone(&slab_page_stack(0.0));
+        let site = Site::of(&slab.frames);
+        assert_eq!(site.through.as_deref(), Some("sharded_slab"));
+        assert!(
+            site.describe(&format!("{ROOT}/"))
+                .ends_with("(through sharded_slab)")
+        );
     }
 
     #[test]

@@ -22,6 +22,7 @@ mod loadrun;
 mod migrations;
 mod perf;
 mod report;
+mod rounds;
 mod saturation;
 mod stats;
 mod suite;
@@ -164,7 +165,7 @@ async fn gate(cli: Cli) -> ExitCode {
     let needs_loadbot = steps.iter().any(|s| {
         matches!(
             s,
-            suite::Step::Load { .. } | suite::Step::Performance { .. }
+            suite::Step::Load { .. } | suite::Step::Performance { .. } | suite::Step::Rounds(_)
         )
     });
     let loadbot = if needs_loadbot {

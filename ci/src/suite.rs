@@ -38,6 +38,8 @@ pub(crate) enum Step {
         users: Option<u32>,
         duration: Option<&'static str>,
     },
+    /// Rounds of load with the candidate idle between them (see `rounds`).
+    Rounds(crate::rounds::Rounds),
     /// A loadbot scenario.
     Load {
         name: &'static str,
@@ -62,6 +64,7 @@ impl Step {
             Step::BaselineMigrations => "baseline-migrations",
             Step::Onboarding { .. } => "onboarding-checklist",
             Step::Performance { .. } => crate::perf::STEP,
+            Step::Rounds(_) => crate::rounds::STEP,
             Step::Load { name, .. } => name,
         }
     }
@@ -79,6 +82,7 @@ pub(crate) fn steps(suite: &str) -> Option<Vec<Step>> {
         "ci" => Some(vec![
             Step::ProductionConfig,
             onboarding(10),
+            growth_rounds(),
             Step::Load {
                 name: "ci-spike",
                 file: "ci-spike.toml",
@@ -100,6 +104,7 @@ pub(crate) fn steps(suite: &str) -> Option<Vec<Step>> {
         "full" => Some(vec![
             Step::ProductionConfig,
             onboarding(50),
+            growth_rounds(),
             Step::Load {
                 name: "appstore-spike",
                 file: "appstore-spike.toml",
@@ -162,6 +167,19 @@ pub(crate) fn steps(suite: &str) -> Option<Vec<Step>> {
         ]),
         _ => None,
     }
+}
+
+/// The `growth-rounds` step: a warm-up round, a timing round and five judged
+/// rounds of 6 s, a few thousand requests each on a debug build.
+fn growth_rounds() -> Step {
+    Step::Rounds(crate::rounds::Rounds {
+        file: PathBuf::from("growth-rounds.toml"),
+        users: 150,
+        round: "6s",
+        rounds: 5,
+        poll_bound: crate::rounds::POLL_BOUND,
+        site_floor_bytes: crate::rounds::SITE_FLOOR_BYTES,
+    })
 }
 
 /// The `performance` step, in the full suite and wherever `--baseline` is given.
@@ -305,11 +323,17 @@ pub(crate) async fn run_step(step: &Step, cx: &Context<'_>) -> Vec<Check> {
         None => None,
     };
     let log = dir.join("candidate.log");
+    // the rounds step reads heap profiles through the admin API
+    let admin_token = crate::rounds::admin_token();
+    let mut env = cx.env.clone();
+    if let Step::Rounds(_) = step {
+        env.push(("APP_ADMIN_TOKEN".into(), admin_token.clone()));
+    }
     let launch = Launch {
         command: cx.candidate,
         database_url: link.as_ref().map_or(&db.url, |l| &l.proxied_url),
         garments: 2_000,
-        env: &cx.env,
+        env: &env,
         log: &log,
     };
     let cpus = match step {
@@ -356,6 +380,30 @@ pub(crate) async fn run_step(step: &Step, cx: &Context<'_>) -> Vec<Check> {
         Step::ProductionConfig => production_config(&candidate, cx).await,
         // handled before the candidate starts
         Step::BaselineMigrations | Step::Performance { .. } => Vec::new(),
+        Step::Rounds(rounds) => match &cx.loadbot {
+            Some(loadbot) => {
+                let rounds = crate::rounds::Rounds {
+                    file: cx.scenarios_dir.join(&rounds.file),
+                    ..rounds.clone()
+                };
+                let budgets = leak_budgets(&rounds.file);
+                let projection = crate::rounds::projection(cx, &candidate).await;
+                let setting = crate::rounds::Setting {
+                    loadbot,
+                    admin_token: &admin_token,
+                    budgets: &budgets,
+                    projection: &projection,
+                    dir: &dir,
+                };
+                crate::rounds::run(&candidate, &rounds, &setting).await
+            }
+            None => vec![Check::new(
+                &scenario,
+                "load run",
+                Status::Inconclusive,
+                "no loadbot binary (see --loadbot-bin)",
+            )],
+        },
         Step::Onboarding {
             file,
             installs,

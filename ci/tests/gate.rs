@@ -652,3 +652,119 @@ fn the_mysql_spike_passes_a_healthy_build_and_fails_a_leak_with_error_1040() {
     // memory may be blamed too, and rightly: a connection that left the pool
     // keeps its buffers (seen here once, 0.17 live allocations per request)
 }
+
+// === defects written the ordinary way ===
+//
+// Each twin is an example of the server's own crate (`server/examples/`): the
+// real app from the `outfit_server` library with one defective layer, the way
+// the bug gets written. The growth-rounds step must fail each for its own
+// reason, naming its site or route, and pass the healthy build (above).
+
+/// An example binary of the server's crate, built once if this run lacks it.
+fn twin(name: &str) -> PathBuf {
+    let path = bin_dir().join("examples").join(name);
+    if !path.is_file() {
+        let mut cargo = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+        cargo.args(["build", "-p", "outfit-server", "--example", name]);
+        if bin_dir().ends_with("release") {
+            cargo.arg("--release");
+        }
+        assert!(
+            cargo.status().expect("running cargo build").success(),
+            "building the {name} example failed"
+        );
+    }
+    path
+}
+
+/// The growth-rounds step against a twin, with its defect's settings.
+fn rounds_of_twin(name: &str, settings: &[&str]) -> Verdict {
+    let mut extra = vec!["--only", "growth-rounds"];
+    for kv in settings {
+        extra.extend(["--candidate-env", kv]);
+    }
+    gate_command(&format!("'{}' serve", twin(name).display()), &extra)
+}
+
+/// The one failed check of a twin's run, which must be `expected`.
+fn the_failure(v: &Verdict, expected: &str) -> String {
+    assert_eq!(v.code, 1, "{}", v.stdout);
+    let failed = v.failed_checks();
+    assert!(
+        failed.iter().all(|f| f.contains(expected)),
+        "only {expected} should fail: {failed:?}"
+    );
+    failed
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| panic!("{expected} did not fail: {}", v.stdout))
+}
+
+#[test]
+fn a_buffer_growing_three_bytes_per_outfits_call_fails_naming_its_line() {
+    let v = rounds_of_twin(
+        "defect_growing_buffer",
+        &["DEFECT_ROUTE=/v1/outfits", "DEFECT_BYTES=3"],
+    );
+    let leak = the_failure(&v, "memory retained across rounds");
+    assert!(
+        leak.contains("LEAK at server/examples/defect_growing_buffer.rs:"),
+        "{leak}"
+    );
+    assert!(leak.contains("runs out"), "projected to the peak: {leak}");
+}
+
+#[test]
+fn a_cache_never_evicted_on_the_catalog_route_fails_naming_its_line() {
+    let v = rounds_of_twin(
+        "defect_unevicted_cache",
+        &["DEFECT_ROUTE=/v1/garments", "DEFECT_VALUE=24"],
+    );
+    let leak = the_failure(&v, "memory retained across rounds");
+    assert!(
+        leak.contains("LEAK at server/examples/defect_unevicted_cache.rs:"),
+        "{leak}"
+    );
+}
+
+#[test]
+fn a_connection_held_across_an_await_fails_the_projection_to_the_peak() {
+    let v = rounds_of_twin(
+        "defect_hold_across_await",
+        &["DEFECT_ROUTE=/v1/outfits", "DEFECT_HOLD_MS=5"],
+    );
+    let hold = the_failure(&v, "connection holds at the peak");
+    assert!(hold.contains("defect_hold_across_await:"), "{hold}");
+}
+
+#[test]
+fn a_blocking_call_on_the_garment_route_fails_the_poll_bound_naming_the_route() {
+    let v = rounds_of_twin(
+        "defect_blocking_call",
+        &[
+            "DEFECT_ROUTE=/v1/garments",
+            "DEFECT_BLOCK_MS=4",
+            "DEFECT_KIND=spin",
+        ],
+    );
+    let stall = the_failure(&v, "polls on the async workers");
+    assert!(stall.contains("/v1/garments"), "{stall}");
+}
+
+#[test]
+fn a_task_started_every_forty_feedbacks_that_never_ends_fails_as_a_leak() {
+    let v = rounds_of_twin(
+        "defect_task_per_requests",
+        &["DEFECT_ROUTE=/v1/outfits/feedback", "DEFECT_EVERY=40"],
+    );
+    assert_eq!(v.code, 1, "{}", v.stdout);
+    let failed = v.failed_checks();
+    let tasks = failed
+        .iter()
+        .find(|f| f.contains("tasks across rounds"))
+        .unwrap_or_else(|| panic!("the task check did not fail: {failed:?}"));
+    assert!(
+        tasks.contains("LEAK") && tasks.contains("/v1/outfits/feedback"),
+        "{tasks}"
+    );
+}
