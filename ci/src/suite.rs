@@ -570,6 +570,12 @@ async fn load_with_detectors(
         status(report.tasks.status),
         report.tasks.summary,
     ));
+    found.push(Check::new(
+        scenario,
+        "in-use gauges back to baseline",
+        status(report.gauges.status),
+        report.gauges.summary,
+    ));
     found
 }
 

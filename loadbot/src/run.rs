@@ -136,6 +136,7 @@ async fn spike_with(args: &SpikeArgs, scenario: &Scenario) -> anyhow::Result<u8>
     let _ = engine.urls.set(urls);
     // the server's /metrics for report.html and the leak detectors, bounded in time
     let sampler = ServerSampler::start(&target, engine.plan.total + Duration::from_secs(600));
+    sampler.first_sample(Duration::from_secs(3)).await;
     eprintln!(
         "loadbot: {} against {target}: {:.0} s, peak {:.0} users, {workers} workers, seed {seed}; reports in {}",
         scenario.name,

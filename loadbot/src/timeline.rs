@@ -373,6 +373,16 @@ impl ServerSampler {
         }
     }
 
+    /// Waits, at most `within`, for the first scrape: the detectors judge
+    /// tasks and gauges against a sample of the idle server taken before the
+    /// fleet starts (without one the task check was always inconclusive).
+    pub(crate) async fn first_sample(&self, within: Duration) {
+        let until = Instant::now() + within;
+        while lock(&self.scrapes).is_empty() && Instant::now() < until {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     fn now_s(&self) -> f64 {
         self.started.elapsed().as_secs_f64()
     }
