@@ -12,22 +12,17 @@ use std::{
     time::{Duration, Instant},
 };
 
+#[path = "common/settings.rs"]
+mod settings;
+
 use axum::{extract::Request, middleware::Next, response::Response};
 use outfit_server::api::AppState;
 use utoipa_axum::router::OpenApiRouter;
 
 outfit_server::global_allocator!();
 
-static ROUTE: LazyLock<String> =
-    LazyLock::new(|| std::env::var("DEFECT_ROUTE").unwrap_or_else(|_| "/v1/outfits".into()));
-static BLOCK: LazyLock<Duration> = LazyLock::new(|| {
-    Duration::from_millis(
-        std::env::var("DEFECT_BLOCK_MS")
-            .ok()
-            .and_then(|b| b.parse().ok())
-            .unwrap_or(4),
-    )
-});
+static BLOCK: LazyLock<Duration> =
+    LazyLock::new(|| Duration::from_millis(settings::number("DEFECT_BLOCK_MS", 4)));
 static SPIN: LazyLock<bool> =
     LazyLock::new(|| std::env::var("DEFECT_KIND").is_ok_and(|k| k == "spin"));
 
@@ -40,7 +35,7 @@ fn with_block(router: OpenApiRouter<AppState>, _: &AppState) -> OpenApiRouter<Ap
 }
 
 async fn block(req: Request, next: Next) -> Response {
-    if req.uri().path() == ROUTE.as_str() {
+    if req.uri().path() == settings::route("/v1/outfits") {
         if *SPIN {
             let until = Instant::now() + *BLOCK;
             let mut x = 0u64;

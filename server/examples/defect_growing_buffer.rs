@@ -9,6 +9,9 @@
 
 use std::sync::{LazyLock, Mutex};
 
+#[path = "common/settings.rs"]
+mod settings;
+
 use axum::{extract::Request, middleware::Next, response::Response};
 use outfit_server::api::AppState;
 use utoipa_axum::router::OpenApiRouter;
@@ -18,14 +21,7 @@ outfit_server::global_allocator!();
 /// What the experiment "remembered" of each suggestion.
 static REMEMBERED: Mutex<Vec<u8>> = Mutex::new(Vec::new());
 
-static ROUTE: LazyLock<String> =
-    LazyLock::new(|| std::env::var("DEFECT_ROUTE").unwrap_or_else(|_| "/v1/outfits".into()));
-static BYTES: LazyLock<usize> = LazyLock::new(|| {
-    std::env::var("DEFECT_BYTES")
-        .ok()
-        .and_then(|b| b.parse().ok())
-        .unwrap_or(3)
-});
+static BYTES: LazyLock<usize> = LazyLock::new(|| settings::number("DEFECT_BYTES", 3) as usize);
 
 fn main() -> std::process::ExitCode {
     outfit_server::cli::main_with(Some(with_memory))
@@ -36,7 +32,7 @@ fn with_memory(router: OpenApiRouter<AppState>, _: &AppState) -> OpenApiRouter<A
 }
 
 async fn remember(req: Request, next: Next) -> Response {
-    let on_route = req.uri().path() == ROUTE.as_str();
+    let on_route = req.uri().path() == settings::route("/v1/outfits");
     let response = next.run(req).await;
     if on_route && response.status().is_success() {
         let taste = [b'a'; 64];

@@ -10,6 +10,9 @@
 
 use std::{sync::LazyLock, time::Duration};
 
+#[path = "common/settings.rs"]
+mod settings;
+
 use axum::{
     extract::{Request, State},
     middleware::Next,
@@ -20,16 +23,8 @@ use utoipa_axum::router::OpenApiRouter;
 
 outfit_server::global_allocator!();
 
-static ROUTE: LazyLock<String> =
-    LazyLock::new(|| std::env::var("DEFECT_ROUTE").unwrap_or_else(|_| "/v1/outfits".into()));
-static HOLD: LazyLock<Duration> = LazyLock::new(|| {
-    Duration::from_millis(
-        std::env::var("DEFECT_HOLD_MS")
-            .ok()
-            .and_then(|b| b.parse().ok())
-            .unwrap_or(5),
-    )
-});
+static HOLD: LazyLock<Duration> =
+    LazyLock::new(|| Duration::from_millis(settings::number("DEFECT_HOLD_MS", 5)));
 
 fn main() -> std::process::ExitCode {
     outfit_server::cli::main_with(Some(with_hold))
@@ -40,7 +35,7 @@ fn with_hold(router: OpenApiRouter<AppState>, state: &AppState) -> OpenApiRouter
 }
 
 async fn hold(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    if req.uri().path() == ROUTE.as_str()
+    if req.uri().path() == settings::route("/v1/outfits")
         && let Ok(conn) = state.db.acquire(site!()).await
     {
         // "look up the partner's stock first": the connection waits idle meanwhile

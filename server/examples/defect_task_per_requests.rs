@@ -11,6 +11,9 @@ use std::sync::{
     atomic::{AtomicU64, Ordering},
 };
 
+#[path = "common/settings.rs"]
+mod settings;
+
 use axum::{extract::Request, middleware::Next, response::Response};
 use outfit_server::api::AppState;
 use tokio::sync::oneshot;
@@ -22,15 +25,7 @@ static CALLS: AtomicU64 = AtomicU64::new(0);
 /// Senders of the refreshes "to cancel them later".
 static PENDING: Mutex<Vec<oneshot::Sender<()>>> = Mutex::new(Vec::new());
 
-static ROUTE: LazyLock<String> =
-    LazyLock::new(|| std::env::var("DEFECT_ROUTE").unwrap_or_else(|_| "/v1/outfits".into()));
-static EVERY: LazyLock<u64> = LazyLock::new(|| {
-    std::env::var("DEFECT_EVERY")
-        .ok()
-        .and_then(|b| b.parse().ok())
-        .unwrap_or(50)
-        .max(1)
-});
+static EVERY: LazyLock<u64> = LazyLock::new(|| settings::number("DEFECT_EVERY", 50).max(1));
 
 fn main() -> std::process::ExitCode {
     outfit_server::cli::main_with(Some(with_refresh))
@@ -41,7 +36,9 @@ fn with_refresh(router: OpenApiRouter<AppState>, _: &AppState) -> OpenApiRouter<
 }
 
 async fn refresh_now_and_then(req: Request, next: Next) -> Response {
-    if req.uri().path() == ROUTE.as_str() && CALLS.fetch_add(1, Ordering::Relaxed).is_multiple_of(*EVERY) {
+    if req.uri().path() == settings::route("/v1/outfits")
+        && CALLS.fetch_add(1, Ordering::Relaxed).is_multiple_of(*EVERY)
+    {
         let (cancel, cancelled) = oneshot::channel::<()>();
         PENDING
             .lock()

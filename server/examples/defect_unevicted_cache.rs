@@ -16,6 +16,9 @@ use std::{
     },
 };
 
+#[path = "common/settings.rs"]
+mod settings;
+
 use axum::{extract::Request, middleware::Next, response::Response};
 use outfit_server::api::AppState;
 use utoipa_axum::router::OpenApiRouter;
@@ -25,14 +28,7 @@ outfit_server::global_allocator!();
 static CACHE: LazyLock<Mutex<HashMap<String, Vec<u8>>>> = LazyLock::new(Default::default);
 static CALLS: AtomicU64 = AtomicU64::new(0);
 
-static ROUTE: LazyLock<String> =
-    LazyLock::new(|| std::env::var("DEFECT_ROUTE").unwrap_or_else(|_| "/v1/garments".into()));
-static VALUE: LazyLock<usize> = LazyLock::new(|| {
-    std::env::var("DEFECT_VALUE")
-        .ok()
-        .and_then(|b| b.parse().ok())
-        .unwrap_or(16)
-});
+static VALUE: LazyLock<usize> = LazyLock::new(|| settings::number("DEFECT_VALUE", 16) as usize);
 
 fn main() -> std::process::ExitCode {
     outfit_server::cli::main_with(Some(with_cache))
@@ -43,7 +39,7 @@ fn with_cache(router: OpenApiRouter<AppState>, _: &AppState) -> OpenApiRouter<Ap
 }
 
 async fn cached(req: Request, next: Next) -> Response {
-    if req.uri().path() != ROUTE.as_str() {
+    if req.uri().path() != settings::route("/v1/garments") {
         return next.run(req).await;
     }
     let key = format!("{}#{}", req.uri(), CALLS.fetch_add(1, Ordering::Relaxed));
