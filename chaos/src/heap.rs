@@ -367,7 +367,7 @@ pub fn growing_sites(profiles: &[HeapProfile], floor_bytes: f64) -> SiteFinding 
 }
 
 /// How many times the floor a site allocating through a dependency must grow.
-pub const THROUGH_DEPENDENCY: f64 = 4.0;
+pub const THROUGH_DEPENDENCY: f64 = 8.0;
 
 impl Site {
     /// The growth this site must pass to be retained memory.
@@ -567,7 +567,7 @@ mod tests {
     }
 
     #[test]
-    fn growth_through_a_dependency_must_pass_four_times_the_floor_and_the_projects_own_once() {
+    fn growth_through_a_dependency_must_pass_eight_times_the_floor_and_the_projects_own_once() {
         let before = HeapProfile {
             stacks: vec![growing_vec_stack(8192.0), slab_page_stack(4096.0)],
         };

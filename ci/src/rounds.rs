@@ -195,7 +195,7 @@ pub(crate) async fn run(candidate: &Candidate, r: &Rounds, s: &Setting<'_>) -> V
     let took = started.elapsed().as_secs_f64();
     let mut checks = vec![
         memory_check(&points, &profiler, r, s),
-        tasks_check(&points, s.budgets),
+        tasks_check(&points, s.budgets, s.projection),
         gauges_check(&before, &points, s.budgets),
         holds_check(&timing[0], &timing[1], s.projection),
         stalls_check(&timing[0], &timing[1], r.poll_bound, s.budgets),
@@ -452,7 +452,7 @@ fn status_of(s: detect::Status) -> Status {
 
 /// Tasks at the quiet points against the requests: a count that rose with
 /// them and stayed up is a task per so many requests that never ends.
-fn tasks_check(points: &[Quiet], b: &Budgets) -> Check {
+fn tasks_check(points: &[Quiet], b: &Budgets, p: &Projection) -> Check {
     let name = "tasks across rounds";
     let tasks: Vec<f64> = points.iter().filter_map(|q| q.sample.alive_tasks).collect();
     let (Some(first), Some(last)) = (points.first(), points.last()) else {
@@ -473,15 +473,20 @@ fn tasks_check(points: &[Quiet], b: &Budgets) -> Check {
     if tn - t0 > allowance && rising {
         let per_request = (tn - t0) / requests.max(1.0);
         let routes = detect::route_shares(&first.sample, &last.sample, 3);
+        let costs = detect::PerRequestCosts {
+            tasks_left: Some(per_request),
+            ..detect::PerRequestCosts::default()
+        };
         Check::fail(
             STEP,
             name,
             format!(
                 "LEAK: tasks grew with the requests and stayed at every quiet point ({series}): \
-                 +{:.0} over {requests:.0} requests, {}; routes active: {}",
+                 +{:.0} over {requests:.0} requests, {}; routes active: {}; {}",
                 tn - t0,
                 detect::tasks_per_requests(per_request),
-                detect::describe_routes(&routes)
+                detect::describe_routes(&routes),
+                detect::project(&costs, p, None).join("; ")
             ),
         )
     } else {
