@@ -434,7 +434,7 @@ fn the_candidate_must_take_over_the_database_the_baseline_left() {
 /// users must then use the quota. (Without the calibration the suite's fixed
 /// 600 users would apply, which also saturate a debug build, so the CPU check
 /// alone cannot tell the two apart here; on a release build 60 users used 37%
-/// of the quota, see the README.)
+/// of the quota, see docs/gate.md.)
 #[test]
 fn the_overload_step_measures_the_capacity_it_multiplies() {
     let (server, _) = binaries();
