@@ -32,6 +32,8 @@ const CONTRACT: &[(&str, &str)] = &[
     ("GET", "/admin/ingests"),
     ("POST", "/admin/ingests"),
     ("GET", "/admin/ingests/{id}"),
+    ("POST", "/admin/heap/profiling"),
+    ("GET", "/admin/heap/profile"),
 ];
 
 const METHODS: [&str; 5] = ["GET", "PUT", "POST", "DELETE", "PATCH"];

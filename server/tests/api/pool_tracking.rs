@@ -20,7 +20,11 @@ async fn a_connection_held_past_the_threshold_is_reported_with_its_site(backend:
     tokio::time::sleep(Duration::from_millis(1_000)).await;
     let text = app.metrics().await;
     assert_eq!(metric_value(&text, &label), Some(1.0), "{text}");
-    assert!(!text.contains(quick_site), "{text}");
+    let quick = format!("db_pool_held_too_long_total{{site=\"{quick_site}\"}}");
+    assert_eq!(metric_value(&text, &quick), None, "{text}");
+    // ... though its hold is timed, under its own site
+    let timed = format!("db_pool_hold_seconds_count{{site=\"{quick_site}\"}}");
+    assert_eq!(metric_value(&text, &timed), Some(1.0), "{text}");
     drop(conn);
     assert!(app.db.holds().iter().all(|h| h.site != site));
     // reported once, not on every watchdog tick
