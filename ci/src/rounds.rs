@@ -87,10 +87,8 @@ const PEAK_SCENARIO: &str = "appstore-spike.toml";
 
 /// A fresh admin token for one candidate (32 hex digits).
 pub(crate) fn admin_token() -> String {
-    use std::hash::{BuildHasher, RandomState};
-    let a = RandomState::new().hash_one(Instant::now());
-    let b = RandomState::new().hash_one(std::process::id());
-    format!("{a:016x}{b:016x}")
+    use crate::suite::rand_u64;
+    format!("{:016x}{:016x}", rand_u64(), rand_u64())
 }
 
 /// The production peak: the spike scenario's request rate at [`PEAK_USERS`]

@@ -691,7 +691,7 @@ pub(crate) async fn fresh_database(admin: Option<&str>, dir: &Path) -> anyhow::R
     })
 }
 
-fn rand_u64() -> u64 {
+pub(crate) fn rand_u64() -> u64 {
     use std::hash::{BuildHasher, RandomState};
     RandomState::new().hash_one(Instant::now())
 }
